@@ -1,0 +1,123 @@
+/**
+ * The built-in local agent (SPEC §6): deterministic, no network. It answers from the input
+ * and the history, so a resumed conversation visibly remembers (its reply names the turn
+ * number and the user's previous message); `!command` runs a shell command through a
+ * `command_execution` item that asks for approval under the approval policy; `compact`
+ * turns summarise the user's messages. With `script`, it replays a JSON script instead.
+ */
+import { inputImages, inputText, type ThreadItem, type Usage } from '../protocol/items.js';
+import { estimateTokens, type Agent, type AgentEvent, type AgentTurn } from './agent.js';
+import { scriptedAgent, type AgentScript } from './scripted.js';
+import { localSummary, quote } from './text.js';
+import { runCommand } from './shell.js';
+
+export interface LocalAgentOptions {
+  /** Replay this script instead of answering (see `AgentScript`). */
+  readonly script?: AgentScript;
+  /** Kill `!command`s after this long (ms). Default 30,000. */
+  readonly commandTimeoutMs?: number;
+  /** Keep at most this much command output (bytes). Default 64 KiB. */
+  readonly maxOutputBytes?: number;
+}
+
+/** The user's last message in the history (scans back from the end only). */
+function previousUserMessage(history: readonly ThreadItem[]): string | null {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const item = history[i];
+    if (item?.type === 'user_message') return item.text;
+  }
+  return null;
+}
+
+/** Rough usage of a turn: O(1) in the history length (history items count 8 tokens each). */
+function usageOf(turn: AgentTurn, reply: string): Usage {
+  const history = turn.history.length * 8 + (turn.summary ? estimateTokens(turn.summary) : 0);
+  return {
+    input_tokens: history + estimateTokens(inputText(turn.input)) + estimateTokens(turn.config.instructions ?? ''),
+    cached_input_tokens: history,
+    output_tokens: estimateTokens(reply),
+    reasoning_output_tokens: 0,
+  };
+}
+
+/** The local agent's answer to a message. */
+export function localReply(turn: AgentTurn, text: string): string {
+  const previous = previousUserMessage(turn.history);
+  const images = inputImages(turn.input);
+  const parts = [`Turn ${turn.number}. You said: ${quote(text)}.`];
+  if (previous !== null) parts.push(`Before that you said: ${quote(previous)}.`);
+  else if (turn.summary !== null) parts.push('Earlier turns were compacted into a summary.');
+  else parts.push('This is the first turn of our conversation.');
+  if (images.length > 0) parts.push(`You attached ${images.length} image${images.length > 1 ? 's' : ''}.`);
+  return parts.join(' ');
+}
+
+async function* runShell(turn: AgentTurn, command: string, options: LocalAgentOptions): AsyncGenerator<AgentEvent> {
+  // After a restart, the command may already be waiting for its approval: ask again under the same call id.
+  const waiting = turn.resumed?.approvals.find((a) => a.item.type === 'command_execution' && a.item.command === command);
+  const item: ThreadItem =
+    waiting?.item ?? { id: turn.newItemId(), type: 'command_execution', command, aggregated_output: '', status: 'in_progress' };
+  const callId = waiting?.callId ?? `call_${item.id}`;
+  const started: ThreadItem = { ...item, call_id: callId } as ThreadItem;
+  if (!waiting) yield { type: 'item.started', item: started };
+  const decision = await turn.requestApproval({ callId, item: started });
+  if (turn.signal.aborted || decision === 'abort') return;
+  if (decision === 'denied') {
+    yield { type: 'item.completed', item: { ...started, status: 'declined' } as ThreadItem };
+    const reply = `I did not run \`${command}\`: it was declined.`;
+    yield { type: 'item.completed', item: { id: turn.newItemId(), type: 'agent_message', text: reply } };
+    yield { type: 'usage', usage: usageOf(turn, reply) };
+    return;
+  }
+  const result = await runCommand(command, {
+    cwd: turn.config.cwd,
+    signal: turn.signal,
+    ...(options.commandTimeoutMs !== undefined ? { timeoutMs: options.commandTimeoutMs } : {}),
+    ...(options.maxOutputBytes !== undefined ? { maxOutputBytes: options.maxOutputBytes } : {}),
+  });
+  if (turn.signal.aborted) return;
+  yield {
+    type: 'item.completed',
+    item: {
+      ...started,
+      aggregated_output: result.output,
+      exit_code: result.exitCode,
+      status: result.exitCode === 0 ? 'completed' : 'failed',
+    } as ThreadItem,
+  };
+  const firstLine = result.output.split('\n').find((l) => l.trim() !== '') ?? '';
+  const reply = `Ran \`${command}\` (exit code ${result.exitCode}).${firstLine ? ` It printed: ${quote(firstLine)}.` : ''}`;
+  yield { type: 'item.completed', item: { id: turn.newItemId(), type: 'agent_message', text: reply } };
+  yield { type: 'usage', usage: usageOf(turn, reply) };
+}
+
+/**
+ * The local agent. Deterministic: the same history and input give the same reply.
+ * @example
+ * const runtime = createRuntime({ agent: localAgent() });
+ */
+export function localAgent(options: LocalAgentOptions = {}): Agent {
+  if (options.script) return scriptedAgent(options.script, options);
+  return async function* local(turn: AgentTurn): AsyncGenerator<AgentEvent> {
+    if (turn.kind === 'compact') {
+      yield { type: 'compaction', summary: localSummary(turn) };
+      return;
+    }
+    const text = inputText(turn.input);
+    if (text.startsWith('!') && text.slice(1).trim() !== '') {
+      yield* runShell(turn, text.slice(1).trim(), options);
+    } else {
+      const reply = localReply(turn, text);
+      yield { type: 'item.completed', item: { id: turn.newItemId(), type: 'agent_message', text: reply } };
+      yield { type: 'usage', usage: usageOf(turn, reply) };
+    }
+    // Input steered in while answering: answer it in the same turn, as a model's follow-up request would.
+    for (let steered = turn.takeSteeredInput(); steered.length > 0; steered = turn.takeSteeredInput()) {
+      for (const input of steered) {
+        if (turn.signal.aborted) return;
+        const reply = `You added: ${quote(inputText(input))}.`;
+        yield { type: 'item.completed', item: { id: turn.newItemId(), type: 'agent_message', text: reply } };
+      }
+    }
+  };
+}

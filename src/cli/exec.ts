@@ -1,0 +1,232 @@
+/**
+ * `colloquy exec`: run one turn of a new or resumed conversation, as `codex exec` does, and
+ * exit. With `--json` it prints exactly Codex exec's JSONL stream and accepts every argument
+ * `@openai/codex-sdk` passes, so the unmodified SDK drives Colloquy via `codexPathOverride`.
+ *
+ * Exit codes: 0 the turn completed; 1 it failed or was interrupted, or the conversation could
+ * not be found or written; 2 usage errors.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Agent } from '../agents/agent.js';
+import { localAgent } from '../agents/local.js';
+import { InvalidScriptError, loadScript } from '../agents/scripted.js';
+import { ColloquyError } from '../errors.js';
+import type { UserInputItem } from '../protocol/items.js';
+import { ApprovalPolicySchema, type ApprovalPolicy } from '../protocol/ops.js';
+import type { Conversation } from '../runtime/conversation.js';
+import { createRuntime, defaultHome } from '../runtime/runtime.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { Durability } from '../store/store.js';
+import { parseOverrides, stringSetting, UsageError, type ConfigTable } from './config.js';
+import { HumanRenderer, JsonRenderer, type Renderer, type Sink } from './render.js';
+
+/** Options of `colloquy exec` (as parsed from the command line). */
+export interface ExecOptions {
+  readonly json?: boolean;
+  readonly config?: readonly string[];
+  readonly model?: string;
+  readonly sandbox?: string;
+  readonly cd?: string;
+  readonly addDir?: readonly string[];
+  readonly skipGitRepoCheck?: boolean;
+  readonly outputSchema?: string;
+  readonly image?: readonly string[];
+  readonly threadSource?: string;
+  readonly cyberAccessProgram?: string;
+  readonly home?: string;
+  readonly ephemeral?: boolean;
+  readonly approvalPolicy?: string;
+  readonly name?: string;
+  readonly outputLastMessage?: string;
+  readonly durability?: string;
+  readonly agentScript?: string;
+  /** `resume <id>` (or `resume --last`). */
+  readonly resume?: { readonly id?: string; readonly last?: boolean };
+  /** The prompt argument; `-` reads stdin. */
+  readonly prompt?: string;
+}
+
+/** Where the command reads and writes. */
+export interface ExecIO {
+  readonly stdout: Sink;
+  readonly stderr: Sink;
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** Registers the interrupt handler (Ctrl-C, SIGTERM); returns its removal. */
+  readonly onSignal?: (handler: (signal: string) => void) => () => void;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function promptOf(options: ExecOptions, io: ExecIO): Promise<string> {
+  if (options.prompt !== undefined && options.prompt !== '-') return options.prompt;
+  if (options.prompt === undefined && io.stdin.isTTY) {
+    throw new UsageError('no prompt: give it as an argument, or pipe it on stdin (use "-" to read stdin explicitly)');
+  }
+  const text = (await readAll(io.stdin)).replace(/\r?\n$/, '');
+  if (text.trim() === '') throw new UsageError('no prompt: stdin was empty');
+  return text;
+}
+
+function policyOf(options: ExecOptions, config: ConfigTable): ApprovalPolicy | undefined {
+  const raw = options.approvalPolicy ?? stringSetting(config, 'approval_policy');
+  if (raw === undefined) return undefined;
+  const parsed = ApprovalPolicySchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`invalid approval policy ${JSON.stringify(raw)}: expected never, on-request, on-failure or untrusted`);
+  return parsed.data;
+}
+
+function durabilityOf(options: ExecOptions, config: ConfigTable): Durability | undefined {
+  const raw = options.durability ?? stringSetting(config, 'durability');
+  if (raw === undefined) return undefined;
+  if (raw !== 'sync' && raw !== 'batched' && raw !== 'none') throw new UsageError(`invalid durability ${JSON.stringify(raw)}: expected sync, batched or none`);
+  return raw;
+}
+
+async function directory(path: string, flag: string): Promise<string> {
+  const full = resolve(path);
+  const st = await stat(full).catch(() => null);
+  if (!st?.isDirectory()) throw new UsageError(`${flag} ${path}: not a directory`);
+  return full;
+}
+
+async function agentOf(options: ExecOptions, config: ConfigTable): Promise<Agent> {
+  const kind = stringSetting(config, 'agent') ?? 'local';
+  if (kind !== 'local') throw new UsageError(`unknown agent ${JSON.stringify(kind)}: expected "local"`);
+  const scriptPath = options.agentScript ?? stringSetting(config, 'agent_script') ?? process.env.COLLOQUY_AGENT_SCRIPT;
+  if (scriptPath === undefined || scriptPath === '') return localAgent();
+  return localAgent({ script: await loadScript(scriptPath) });
+}
+
+async function outputSchemaOf(path: string | undefined): Promise<unknown> {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--output-schema ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new UsageError(`--output-schema ${path}: not valid JSON`);
+  }
+}
+
+/** A message for an error that ends the command. */
+function explain(err: unknown): string {
+  if (err instanceof ColloquyError || err instanceof UsageError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Run `colloquy exec`. Resolves with the process exit code. */
+export async function runExec(options: ExecOptions, io: ExecIO): Promise<number> {
+  let runtime: ReturnType<typeof createRuntime> | null = null;
+  let code = 1;
+  try {
+    const config = parseOverrides(options.config ?? []);
+    const approvalPolicy = policyOf(options, config);
+    const durability = durabilityOf(options, config);
+    const model = options.model ?? stringSetting(config, 'model');
+    const cwd = options.cd !== undefined ? await directory(options.cd, '--cd') : undefined;
+    for (const dir of options.addDir ?? []) await directory(dir, '--add-dir');
+    const outputSchema = await outputSchemaOf(options.outputSchema);
+    const agent = await agentOf(options, config);
+    const images = await Promise.all((options.image ?? []).map(async (p) => {
+      const full = resolve(p);
+      const st = await stat(full).catch(() => null);
+      if (!st?.isFile()) throw new UsageError(`--image ${p}: no such file`);
+      return full;
+    }));
+    const prompt = await promptOf(options, io);
+    const input: UserInputItem[] = [{ type: 'text', text: prompt }, ...images.map((path) => ({ type: 'local_image' as const, path }))];
+    const home = options.home ? resolve(options.home) : defaultHome();
+    runtime = createRuntime({
+      ...(options.ephemeral ? { store: new MemoryStore() } : { home }),
+      agent,
+      ...(durability ? { durability } : {}),
+    });
+
+    let conversation: Conversation;
+    let resumed = false;
+    if (options.resume) {
+      let id = options.resume.id;
+      if (options.resume.last || id === undefined) {
+        const newest = await runtime.list({ limit: 1, sort: 'updated' });
+        id = newest.items[0]?.id;
+        if (!id) throw new ColloquyError('session_not_found', `no conversation to resume in ${runtime.store.description}`);
+      }
+      conversation = await runtime.resume(id);
+      resumed = true;
+      const overrides = {
+        ...(model !== undefined ? { model } : {}),
+        ...(cwd !== undefined ? { cwd } : {}),
+        ...(approvalPolicy !== undefined ? { approvalPolicy } : {}),
+        ...(options.sandbox !== undefined ? { sandbox: options.sandbox } : {}),
+      };
+      if (Object.keys(overrides).length > 0) await conversation.overrideTurnContext(overrides);
+    } else {
+      conversation = await runtime.start({
+        ...(model !== undefined ? { model } : {}),
+        ...(cwd !== undefined ? { cwd } : {}),
+        ...(approvalPolicy !== undefined ? { approvalPolicy } : {}),
+        ...(options.sandbox !== undefined ? { sandbox: options.sandbox } : {}),
+        ...(outputSchema !== undefined ? { outputSchema } : {}),
+        ...(options.name !== undefined ? { name: options.name } : {}),
+      });
+    }
+
+    const renderer: Renderer = options.json ? new JsonRenderer(io.stdout) : new HumanRenderer(io.stdout, io.stderr);
+    const config0 = conversation.config;
+    renderer.header({ id: conversation.id, resumed, model: config0.model, approvalPolicy: config0.approvalPolicy, home });
+
+    // exec has no one to ask: a command that needs approval is declined (reported as such).
+    const unsubscribe = conversation.subscribe((event) => {
+      if (event.type === 'approval.requested') void conversation.approve(event.callId, 'denied').catch(() => {});
+    });
+    let interrupts = 0;
+    const removeSignal = io.onSignal?.((signal) => {
+      interrupts++;
+      if (interrupts === 1) {
+        io.stderr.write(`${signal}: interrupting the turn…\n`);
+        void conversation.interrupt().catch(() => {});
+      }
+    });
+    let ok = false;
+    let finalResponse = '';
+    try {
+      const { events } = await conversation.runStreamed(input);
+      for await (const event of events) {
+        renderer.event(event);
+        if (event.type === 'item.completed' && event.item.type === 'agent_message') finalResponse = event.item.text;
+        if (event.type === 'turn.completed') ok = true;
+      }
+    } finally {
+      removeSignal?.();
+      unsubscribe();
+    }
+    if (options.outputLastMessage) {
+      await writeFile(options.outputLastMessage, finalResponse, 'utf8');
+    }
+    renderer.footer({ id: conversation.id, ok });
+    code = ok ? 0 : 1;
+  } catch (err) {
+    io.stderr.write(`error: ${explain(err)}\n`);
+    code = err instanceof UsageError || err instanceof InvalidScriptError ? 2 : 1;
+  } finally {
+    if (runtime) {
+      try {
+        await runtime.shutdown();
+      } catch (err) {
+        io.stderr.write(`error: ${explain(err)}\n`);
+        code = 1;
+      }
+    }
+  }
+  return code;
+}

@@ -1,0 +1,63 @@
+/**
+ * Colloquy: an actor-model runtime for AI-agent conversations.
+ *
+ * ```ts
+ * import { createRuntime } from 'colloquy';
+ * const runtime = createRuntime();
+ * const convo = await runtime.start();
+ * const { finalResponse } = await convo.run('hello');
+ * await runtime.shutdown();
+ * ```
+ */
+export { createRuntime, defaultHome, Runtime } from './runtime/runtime.js';
+export type { ConversationRecord, ForkOptions, InspectionObserver, RuntimeOptions, StartOptions } from './runtime/runtime.js';
+export { Conversation, toInputItems } from './runtime/conversation.js';
+export type {
+  ConversationInfo,
+  Input,
+  Listener,
+  PendingApprovalInfo,
+  RunOptions,
+  StreamedTurn,
+  TurnResult,
+} from './runtime/conversation.js';
+export { ConversationFold } from './runtime/fold.js';
+export type { PendingApprovalView, PendingInputView, TurnStatus, TurnTranscript } from './runtime/fold.js';
+export { replay } from './runtime/replay.js';
+export type { ReplayOptions } from './runtime/replay.js';
+
+export { MemoryStore } from './store/memory-store.js';
+export { FileStore } from './store/file-store.js';
+export type { FileStoreOptions } from './store/file-store.js';
+export { nodeFileSystem } from './store/fs.js';
+export type { FileSystem } from './store/fs.js';
+export type {
+  CommitEntry,
+  CommitOptions,
+  CommitOutcome,
+  ConversationSummary,
+  Durability,
+  ListPage,
+  ListQuery,
+  LogIssue,
+  ReadMode,
+  ReadOptions,
+  Store,
+} from './store/store.js';
+
+export { localAgent } from './agents/local.js';
+export type { LocalAgentOptions } from './agents/local.js';
+export { scriptedAgent, loadScript, parseScript, AgentScriptSchema, InvalidScriptError } from './agents/scripted.js';
+export type { AgentScript, ScriptStep } from './agents/scripted.js';
+export { estimateTokens, sleep } from './agents/agent.js';
+export type { Agent, AgentEvent, AgentTurn, ApprovalRequest, ResumedTurn } from './agents/agent.js';
+
+export * from './errors.js';
+export * from './protocol/index.js';
+
+export { conversationMachine, statusOf } from '../machines/conversation.machine.js';
+export type { ConversationStatus, ConversationContext, ConversationEvent } from '../machines/conversation.machine.js';
+export { turnMachine } from '../machines/turn.machine.js';
+export { supervisorMachine, DEFAULT_RESTART_POLICY } from '../machines/supervisor.machine.js';
+export type { RestartPolicy } from '../machines/supervisor.machine.js';
+export { persistenceMachine } from '../machines/persistence.machine.js';

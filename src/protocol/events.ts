@@ -1,0 +1,110 @@
+/**
+ * Thread events: what a conversation tells its subscribers, in the vocabulary of the
+ * Codex SDK's `ThreadEvent` (the `codex exec --experimental-json` stream), extended with
+ * `turn_id` fields, approvals, aborts, compaction, naming and closing (SPEC §4).
+ *
+ * `thread.started` is always the first event a subscriber sees.
+ */
+import * as z from 'zod/mini';
+import { ThreadItemSchema, UsageSchema } from './items.js';
+import { ApprovalDecisionSchema } from './ops.js';
+
+/**
+ * Why a turn ended without completing:
+ * `interrupted` (an `interrupt` op, an `abort` approval decision or an aborted `signal`),
+ * `replaced` (input with mode `interrupt` started a new turn),
+ * `shutdown` (the conversation was closed or the runtime shut down mid-turn),
+ * `restart` (the process ended mid-turn; found when the log was resumed),
+ * `store_failure` (the turn's records could not be written).
+ */
+export const AbortReasonSchema = z.enum(['interrupted', 'replaced', 'shutdown', 'restart', 'store_failure']);
+export type AbortReason = z.infer<typeof AbortReasonSchema>;
+
+/** The kind of a turn, as Codex's `TaskKind`. */
+export const TurnKindSchema = z.enum(['regular', 'review', 'compact']);
+export type TurnKind = z.infer<typeof TurnKindSchema>;
+
+/** A turn error as reported in `turn.failed` (as the Codex SDK's `ThreadError`, plus a code). */
+export const TurnErrorSchema = z.object({
+  message: z.string(),
+  code: z.optional(z.string()),
+});
+export type TurnError = z.infer<typeof TurnErrorSchema>;
+
+const turnId = z.string();
+
+export const ThreadStartedEventSchema = z.object({ type: z.literal('thread.started'), thread_id: z.string() });
+export const TurnStartedEventSchema = z.object({
+  type: z.literal('turn.started'),
+  turn_id: turnId,
+  kind: z.optional(TurnKindSchema),
+});
+export const ItemStartedEventSchema = z.object({ type: z.literal('item.started'), turn_id: turnId, item: ThreadItemSchema });
+export const ItemUpdatedEventSchema = z.object({ type: z.literal('item.updated'), turn_id: turnId, item: ThreadItemSchema });
+export const ItemCompletedEventSchema = z.object({
+  type: z.literal('item.completed'),
+  turn_id: turnId,
+  item: ThreadItemSchema,
+});
+export const ApprovalRequestedEventSchema = z.object({
+  type: z.literal('approval.requested'),
+  turn_id: turnId,
+  callId: z.string(),
+  item: ThreadItemSchema,
+});
+export const ApprovalResolvedEventSchema = z.object({
+  type: z.literal('approval.resolved'),
+  turn_id: turnId,
+  callId: z.string(),
+  decision: ApprovalDecisionSchema,
+});
+export const InputQueuedEventSchema = z.object({
+  type: z.literal('input.queued'),
+  submission_id: z.string(),
+  mode: z.enum(['steer', 'queue', 'interrupt']),
+  text: z.string(),
+});
+/** `usage` is the conversation's cumulative usage (as Codex); `turn_usage` is this turn's. */
+export const TurnCompletedEventSchema = z.object({
+  type: z.literal('turn.completed'),
+  turn_id: turnId,
+  usage: UsageSchema,
+  turn_usage: z.optional(UsageSchema),
+});
+export const TurnAbortedEventSchema = z.object({ type: z.literal('turn.aborted'), turn_id: turnId, reason: AbortReasonSchema });
+export const TurnFailedEventSchema = z.object({ type: z.literal('turn.failed'), turn_id: turnId, error: TurnErrorSchema });
+export const ContextCompactedEventSchema = z.object({
+  type: z.literal('context.compacted'),
+  turn_id: turnId,
+  kept_from_seq: z.int(),
+});
+export const ErrorEventSchema = z.object({ type: z.literal('error'), message: z.string() });
+export const ThreadNameUpdatedEventSchema = z.object({ type: z.literal('thread.name_updated'), name: z.string() });
+export const ThreadRolledBackEventSchema = z.object({ type: z.literal('thread.rolled_back'), turns: z.int() });
+export const ThreadClosedEventSchema = z.object({ type: z.literal('thread.closed') });
+
+/** Any thread event (discriminated on `type`). */
+export const ThreadEventSchema = z.discriminatedUnion('type', [
+  ThreadStartedEventSchema,
+  TurnStartedEventSchema,
+  ItemStartedEventSchema,
+  ItemUpdatedEventSchema,
+  ItemCompletedEventSchema,
+  ApprovalRequestedEventSchema,
+  ApprovalResolvedEventSchema,
+  InputQueuedEventSchema,
+  TurnCompletedEventSchema,
+  TurnAbortedEventSchema,
+  TurnFailedEventSchema,
+  ContextCompactedEventSchema,
+  ErrorEventSchema,
+  ThreadNameUpdatedEventSchema,
+  ThreadRolledBackEventSchema,
+  ThreadClosedEventSchema,
+]);
+/** Any thread event. */
+export type ThreadEvent = z.infer<typeof ThreadEventSchema>;
+/** The `type` tag of a thread event. */
+export type ThreadEventType = ThreadEvent['type'];
+/** The thread event with tag `T`. */
+export type ThreadEventOf<T extends ThreadEventType> = Extract<ThreadEvent, { type: T }>;

@@ -1,0 +1,192 @@
+/**
+ * Thread items: the units of a conversation's history, in the vocabulary of the
+ * Codex SDK (`ThreadItem` in `@openai/codex-sdk`), extended with `user_message`
+ * and a generic `tool_call`.
+ *
+ * Every item is `{ id, type, … }`. Item ids are `item_<n>` with `n` increasing
+ * for the whole conversation (unlike Codex exec, whose ids restart every process).
+ */
+import * as z from 'zod/mini';
+
+/** One part of user input: text, or an image file on the local disk (as the Codex SDK's `Input`). */
+export const UserInputItemSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text'), text: z.string() }),
+  z.strictObject({ type: z.literal('local_image'), path: z.string().check(z.minLength(1)) }),
+]);
+export type UserInputItem = z.infer<typeof UserInputItemSchema>;
+
+/** Lifecycle of a tool-like item, as the Codex SDK's `CommandExecutionStatus` plus `declined`. */
+export const ToolStatusSchema = z.enum(['in_progress', 'completed', 'failed', 'declined']);
+export type ToolStatus = z.infer<typeof ToolStatusSchema>;
+
+const itemId = z.string().check(z.minLength(1));
+
+/** The user's input to a turn, as recorded in history. `submission_id` ties it to the op that carried it. */
+export const UserMessageItemSchema = z.object({
+  id: itemId,
+  type: z.literal('user_message'),
+  text: z.string(),
+  images: z.optional(z.array(z.string())),
+  submission_id: z.optional(z.string()),
+});
+
+/** Text the agent addressed to the user. The last one of a turn is its `finalResponse`. */
+export const AgentMessageItemSchema = z.object({
+  id: itemId,
+  type: z.literal('agent_message'),
+  text: z.string(),
+});
+
+/** The agent's reasoning summary. */
+export const ReasoningItemSchema = z.object({
+  id: itemId,
+  type: z.literal('reasoning'),
+  text: z.string(),
+});
+
+/**
+ * A shell command the agent ran or asked to run. `call_id` links it to its approval.
+ * `aggregated_output` is stdout and stderr interleaved; `exit_code` is set once it ran.
+ */
+export const CommandExecutionItemSchema = z.object({
+  id: itemId,
+  type: z.literal('command_execution'),
+  command: z.string(),
+  aggregated_output: z.string(),
+  exit_code: z.optional(z.int()),
+  status: ToolStatusSchema,
+  call_id: z.optional(z.string()),
+});
+
+/** A set of file edits. */
+export const FileChangeItemSchema = z.object({
+  id: itemId,
+  type: z.literal('file_change'),
+  changes: z.array(
+    z.object({ path: z.string(), kind: z.enum(['add', 'delete', 'update']) }),
+  ),
+  status: ToolStatusSchema,
+  call_id: z.optional(z.string()),
+});
+
+/** A call to a tool on an MCP server. */
+export const McpToolCallItemSchema = z.object({
+  id: itemId,
+  type: z.literal('mcp_tool_call'),
+  server: z.string(),
+  tool: z.string(),
+  arguments: z.unknown(),
+  result: z.optional(z.object({ content: z.array(z.unknown()), structured_content: z.optional(z.unknown()) })),
+  error: z.optional(z.object({ message: z.string() })),
+  status: ToolStatusSchema,
+  call_id: z.optional(z.string()),
+});
+
+/** A call to a function tool of the agent's own registry (Colloquy extension). */
+export const ToolCallItemSchema = z.object({
+  id: itemId,
+  type: z.literal('tool_call'),
+  name: z.string(),
+  arguments: z.unknown(),
+  output: z.optional(z.string()),
+  status: ToolStatusSchema,
+  call_id: z.optional(z.string()),
+});
+
+/** A web search the agent ran. */
+export const WebSearchItemSchema = z.object({
+  id: itemId,
+  type: z.literal('web_search'),
+  query: z.string(),
+});
+
+/** The agent's running plan. */
+export const TodoListItemSchema = z.object({
+  id: itemId,
+  type: z.literal('todo_list'),
+  items: z.array(z.object({ text: z.string(), completed: z.boolean() })),
+});
+
+/** A non-fatal error surfaced as an item (as Codex exec reports warnings). */
+export const ErrorItemSchema = z.object({
+  id: itemId,
+  type: z.literal('error'),
+  message: z.string(),
+});
+
+/** Any thread item. Unknown extra fields are dropped when parsed. */
+export const ThreadItemSchema = z.discriminatedUnion('type', [
+  UserMessageItemSchema,
+  AgentMessageItemSchema,
+  ReasoningItemSchema,
+  CommandExecutionItemSchema,
+  FileChangeItemSchema,
+  McpToolCallItemSchema,
+  ToolCallItemSchema,
+  WebSearchItemSchema,
+  TodoListItemSchema,
+  ErrorItemSchema,
+]);
+
+export type UserMessageItem = z.infer<typeof UserMessageItemSchema>;
+export type AgentMessageItem = z.infer<typeof AgentMessageItemSchema>;
+export type ReasoningItem = z.infer<typeof ReasoningItemSchema>;
+export type CommandExecutionItem = z.infer<typeof CommandExecutionItemSchema>;
+export type FileChangeItem = z.infer<typeof FileChangeItemSchema>;
+export type McpToolCallItem = z.infer<typeof McpToolCallItemSchema>;
+export type ToolCallItem = z.infer<typeof ToolCallItemSchema>;
+export type WebSearchItem = z.infer<typeof WebSearchItemSchema>;
+export type TodoListItem = z.infer<typeof TodoListItemSchema>;
+export type ErrorItem = z.infer<typeof ErrorItemSchema>;
+/** Any thread item (discriminated on `type`). */
+export type ThreadItem = z.infer<typeof ThreadItemSchema>;
+/** The `type` tag of a thread item. */
+export type ThreadItemType = ThreadItem['type'];
+
+/** Item types that run a tool and may need an approval. */
+export type ApprovableItem = CommandExecutionItem | FileChangeItem | McpToolCallItem | ToolCallItem;
+
+/** Token usage, as the Codex SDK's `Usage`. All counts are tokens. */
+export const UsageSchema = z.object({
+  input_tokens: z.int().check(z.nonnegative()),
+  cached_input_tokens: z.int().check(z.nonnegative()),
+  output_tokens: z.int().check(z.nonnegative()),
+  reasoning_output_tokens: z.int().check(z.nonnegative()),
+});
+/** Token usage (tokens). */
+export type Usage = z.infer<typeof UsageSchema>;
+
+/** A usage of zero tokens. */
+export const ZERO_USAGE: Usage = Object.freeze({
+  input_tokens: 0,
+  cached_input_tokens: 0,
+  output_tokens: 0,
+  reasoning_output_tokens: 0,
+});
+
+/** Sum of two usages. */
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    input_tokens: a.input_tokens + b.input_tokens,
+    cached_input_tokens: a.cached_input_tokens + b.cached_input_tokens,
+    output_tokens: a.output_tokens + b.output_tokens,
+    reasoning_output_tokens: a.reasoning_output_tokens + b.reasoning_output_tokens,
+  };
+}
+
+/** Join the text parts of an input the way the Codex SDK does (`\n\n`). */
+export function inputText(input: readonly UserInputItem[]): string {
+  let text = '';
+  for (const part of input) {
+    if (part.type !== 'text') continue;
+    text = text === '' ? part.text : `${text}\n\n${part.text}`;
+  }
+  return text;
+}
+
+/** The image paths of an input. */
+export function inputImages(input: readonly UserInputItem[]): string[] {
+  const images: string[] = [];
+  for (const part of input) if (part.type === 'local_image') images.push(part.path);
+  return images;
+}

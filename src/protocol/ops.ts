@@ -1,0 +1,108 @@
+/**
+ * Submissions and ops: everything a client can ask of a conversation (SPEC §4),
+ * modelled on Codex's `Submission { id, op }` / `Op` protocol.
+ *
+ * Every op is validated with these schemas before it reaches a conversation actor;
+ * unknown fields are errors, so a typo never silently does nothing.
+ */
+import * as z from 'zod/mini';
+import { UserInputItemSchema } from './items.js';
+
+/**
+ * When commands need the user's approval, as Codex's `approval_policy`:
+ * `never` (run without asking), `on-request` (ask for every command),
+ * `on-failure` (ask when a command fails), `untrusted` (ask for all but trusted commands).
+ */
+export const ApprovalPolicySchema = z.enum(['never', 'on-request', 'on-failure', 'untrusted']);
+export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
+
+/**
+ * An answer to an approval request, as Codex's `ReviewDecision`:
+ * `approved` (this call), `approved_for_session` (this and every later identical request
+ * in the conversation), `denied` (the call is declined, the turn goes on),
+ * `abort` (deny and interrupt the turn).
+ */
+export const ApprovalDecisionSchema = z.enum(['approved', 'approved_for_session', 'denied', 'abort']);
+export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
+
+/**
+ * What to do with input that arrives while a turn is running:
+ * `steer` (inject it into the running turn before its next model call, Codex's behaviour),
+ * `queue` (run it as the next turn), `interrupt` (abort the running turn and start a new one),
+ * `reject` (refuse it with `ConversationBusyError`). When no turn runs, every mode starts a turn.
+ */
+export const BusyModeSchema = z.enum(['steer', 'queue', 'interrupt', 'reject']);
+export type BusyMode = z.infer<typeof BusyModeSchema>;
+
+/** Settings a turn runs with. Recorded as `turn_context` records. */
+export const TurnSettingsSchema = z.strictObject({
+  model: z.optional(z.string().check(z.minLength(1))),
+  instructions: z.optional(z.string()),
+  cwd: z.optional(z.string().check(z.minLength(1))),
+  approvalPolicy: z.optional(ApprovalPolicySchema),
+  sandbox: z.optional(z.string()),
+  outputSchema: z.optional(z.unknown()),
+});
+export type TurnSettings = z.infer<typeof TurnSettingsSchema>;
+
+const UserInputOp = z.strictObject({
+  type: z.literal('user_input'),
+  items: z.array(UserInputItemSchema).check(z.minLength(1)),
+  mode: z.optional(BusyModeSchema),
+});
+const InterruptOp = z.strictObject({ type: z.literal('interrupt') });
+const ApprovalOp = z.strictObject({
+  type: z.literal('approval'),
+  callId: z.string().check(z.minLength(1)),
+  decision: ApprovalDecisionSchema,
+});
+const CompactOp = z.strictObject({ type: z.literal('compact') });
+const RollbackOp = z.strictObject({
+  type: z.literal('rollback'),
+  turns: z.int().check(z.minimum(1)),
+});
+const OverrideTurnContextOp = z.strictObject({
+  type: z.literal('override_turn_context'),
+  model: z.optional(z.string().check(z.minLength(1))),
+  instructions: z.optional(z.string()),
+  cwd: z.optional(z.string().check(z.minLength(1))),
+  approvalPolicy: z.optional(ApprovalPolicySchema),
+  sandbox: z.optional(z.string()),
+});
+const SetNameOp = z.strictObject({
+  type: z.literal('set_name'),
+  name: z.string().check(z.minLength(1), z.maxLength(256)),
+});
+const RetryOp = z.strictObject({ type: z.literal('retry') });
+const ResetOp = z.strictObject({ type: z.literal('reset') });
+const ShutdownOp = z.strictObject({ type: z.literal('shutdown') });
+
+/**
+ * Every op (discriminated on `type`). `retry` and `reset` leave the `error` state:
+ * `retry` runs the failed turn again, `reset` returns to `idle`.
+ */
+export const OpSchema = z.discriminatedUnion('type', [
+  UserInputOp,
+  InterruptOp,
+  ApprovalOp,
+  CompactOp,
+  RollbackOp,
+  OverrideTurnContextOp,
+  SetNameOp,
+  RetryOp,
+  ResetOp,
+  ShutdownOp,
+]);
+/** Any op. */
+export type Op = z.infer<typeof OpSchema>;
+/** The `type` tag of an op. */
+export type OpType = Op['type'];
+/** The op with tag `T`. */
+export type OpOf<T extends OpType> = Extract<Op, { type: T }>;
+
+/** A submission: an op with the id it is acknowledged under. */
+export const SubmissionSchema = z.strictObject({
+  id: z.string().check(z.minLength(1), z.maxLength(128)),
+  op: OpSchema,
+});
+export type Submission = z.infer<typeof SubmissionSchema>;

@@ -1,0 +1,176 @@
+/**
+ * Log records: the lines of a conversation's append-only JSONL log (the "rollout", SPEC §5).
+ *
+ * Every line is an envelope `{ ts, seq, type, payload }`: `ts` is an ISO-8601 UTC time
+ * with milliseconds, `seq` increases by one from 0 in each file, and `type` selects the
+ * payload. Line 0 is always `session_meta`. As Codex's `RolloutLine`, but with `seq`
+ * (gaps and duplicates are detectable), pending approvals and queued input as records
+ * (they survive a restart), and `compacted` holding a summary plus the `seq` where kept
+ * history starts instead of a copy of the history.
+ */
+import * as z from 'zod/mini';
+import { AbortReasonSchema, TurnErrorSchema, TurnKindSchema } from './events.js';
+import { ThreadItemSchema, UserInputItemSchema, UsageSchema } from './items.js';
+import { ApprovalDecisionSchema, ApprovalPolicySchema } from './ops.js';
+
+/** The log format version written in `session_meta.format`. */
+export const LOG_FORMAT_VERSION = 1;
+
+/** Settings of a conversation's turns, stored in `session_meta.config` and `turn_context`. */
+export const ConversationConfigSchema = z.object({
+  model: z.string(),
+  instructions: z.optional(z.string()),
+  cwd: z.string(),
+  approvalPolicy: ApprovalPolicySchema,
+  sandbox: z.optional(z.string()),
+  outputSchema: z.optional(z.unknown()),
+});
+export type ConversationConfig = z.infer<typeof ConversationConfigSchema>;
+
+/** Metadata values an orchestrator may attach to a conversation (filterable in listings). */
+export const MetadataSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+export type Metadata = z.infer<typeof MetadataSchema>;
+
+/** Where a fork came from: the source conversation and the last of its `seq`s the fork includes. */
+export const ForkOriginSchema = z.object({ id: z.string(), up_to_seq: z.int().check(z.minimum(0)) });
+export type ForkOrigin = z.infer<typeof ForkOriginSchema>;
+
+export const SessionMetaPayloadSchema = z.object({
+  format: z.int(),
+  id: z.string(),
+  created_at: z.string(),
+  forked_from: z.optional(ForkOriginSchema),
+  config: ConversationConfigSchema,
+  name: z.optional(z.string()),
+  metadata: z.optional(MetadataSchema),
+  source: z.optional(z.string()),
+});
+export type SessionMetaPayload = z.infer<typeof SessionMetaPayloadSchema>;
+
+export const ItemPayloadSchema = z.object({ turn_id: z.string(), item: ThreadItemSchema });
+export type ItemPayload = z.infer<typeof ItemPayloadSchema>;
+
+/** Turn lifecycle and thread facts, recorded as `event` records. */
+export const RecordedEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('turn.started'),
+    turn_id: z.string(),
+    kind: TurnKindSchema,
+    submission_id: z.optional(z.string()),
+    retry_of: z.optional(z.string()),
+  }),
+  z.object({
+    type: z.literal('turn.completed'),
+    turn_id: z.string(),
+    usage: UsageSchema,
+    turn_usage: UsageSchema,
+  }),
+  z.object({
+    type: z.literal('turn.aborted'),
+    turn_id: z.string(),
+    reason: AbortReasonSchema,
+    /** Cumulative usage, as in `turn.completed`. */
+    usage: z.optional(UsageSchema),
+  }),
+  z.object({
+    type: z.literal('turn.failed'),
+    turn_id: z.string(),
+    error: TurnErrorSchema,
+    /** Cumulative usage, as in `turn.completed`. */
+    usage: z.optional(UsageSchema),
+  }),
+  z.object({ type: z.literal('thread.name_updated'), name: z.string() }),
+]);
+export type RecordedEvent = z.infer<typeof RecordedEventSchema>;
+
+export const TurnContextPayloadSchema = z.object({
+  turn_id: z.nullable(z.string()),
+  config: ConversationConfigSchema,
+});
+export type TurnContextPayload = z.infer<typeof TurnContextPayloadSchema>;
+
+/**
+ * A compaction: `summary` replaces the history before `kept_from_seq`; nothing is copied.
+ * It also carries the conversation's state at that point, so a resume can start here
+ * without reading what came before.
+ */
+export const CompactedPayloadSchema = z.object({
+  turn_id: z.string(),
+  summary: z.string(),
+  /** First `seq` of the history kept after the summary. */
+  kept_from_seq: z.int().check(z.minimum(0)),
+  /** How many turns the kept history holds. */
+  kept_turns: z.int().check(z.minimum(0)),
+  /** Next item number (`item_<n>`). */
+  next_item: z.int().check(z.minimum(0)),
+  /** Turns started so far. */
+  turns: z.int().check(z.minimum(0)),
+  usage: UsageSchema,
+  config: ConversationConfigSchema,
+  name: z.optional(z.string()),
+  session_approvals: z.array(z.string()),
+});
+export type CompactedPayload = z.infer<typeof CompactedPayloadSchema>;
+
+export const ApprovalRequestedPayloadSchema = z.object({
+  turn_id: z.string(),
+  call_id: z.string(),
+  item: ThreadItemSchema,
+});
+export type ApprovalRequestedPayload = z.infer<typeof ApprovalRequestedPayloadSchema>;
+
+export const ApprovalResolvedPayloadSchema = z.object({
+  turn_id: z.string(),
+  call_id: z.string(),
+  decision: ApprovalDecisionSchema,
+});
+export type ApprovalResolvedPayload = z.infer<typeof ApprovalResolvedPayloadSchema>;
+
+export const InputQueuedPayloadSchema = z.object({
+  submission_id: z.string(),
+  mode: z.enum(['steer', 'queue', 'interrupt']),
+  items: z.array(UserInputItemSchema),
+  /** Id of the `user_message` item the input becomes. */
+  item_id: z.string(),
+});
+export type InputQueuedPayload = z.infer<typeof InputQueuedPayloadSchema>;
+
+export const RolledBackPayloadSchema = z.object({ turns: z.int().check(z.minimum(1)) });
+export type RolledBackPayload = z.infer<typeof RolledBackPayloadSchema>;
+
+const envelope = <T extends string, P extends z.ZodMiniType>(type: T, payload: P) =>
+  z.object({ ts: z.string(), seq: z.int().check(z.minimum(0)), type: z.literal(type), payload });
+
+/** Any log record (discriminated on `type`). */
+export const LogRecordSchema = z.discriminatedUnion('type', [
+  envelope('session_meta', SessionMetaPayloadSchema),
+  envelope('item', ItemPayloadSchema),
+  envelope('event', RecordedEventSchema),
+  envelope('turn_context', TurnContextPayloadSchema),
+  envelope('compacted', CompactedPayloadSchema),
+  envelope('approval_requested', ApprovalRequestedPayloadSchema),
+  envelope('approval_resolved', ApprovalResolvedPayloadSchema),
+  envelope('input_queued', InputQueuedPayloadSchema),
+  envelope('rolled_back', RolledBackPayloadSchema),
+]);
+/** Any log record. */
+export type LogRecord = z.infer<typeof LogRecordSchema>;
+/** The `type` tag of a log record. */
+export type LogRecordType = LogRecord['type'];
+/** The record with tag `T`. */
+export type LogRecordOf<T extends LogRecordType> = Extract<LogRecord, { type: T }>;
+/** The payload of the record with tag `T`. */
+export type RecordPayload<T extends LogRecordType> = LogRecordOf<T>['payload'];
+
+/** Every record kind, in the order SPEC §5 lists them. */
+export const LOG_RECORD_TYPES: readonly LogRecordType[] = [
+  'session_meta',
+  'item',
+  'event',
+  'turn_context',
+  'compacted',
+  'approval_requested',
+  'approval_resolved',
+  'input_queued',
+  'rolled_back',
+];

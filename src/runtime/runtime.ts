@@ -1,0 +1,478 @@
+/**
+ * The runtime (SPEC §3): creates the persistence and supervisor actors, and through the
+ * supervisor starts, resumes, forks, restarts and closes conversation actors.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createActor, fromPromise, waitFor, type InspectionEvent, type Observer } from 'xstate';
+import * as z from 'zod/mini';
+import { conversationMachine, type ConversationActorRef, type ConversationInput } from '../../machines/conversation.machine.js';
+import { persistenceMachine, type CommitInput, type CommitOutcome } from '../../machines/persistence.machine.js';
+import { DEFAULT_RESTART_POLICY, supervisorMachine, type RestartPolicy, type SpawnOrigin } from '../../machines/supervisor.machine.js';
+import { turnMachine } from '../../machines/turn.machine.js';
+import type { Agent } from '../agents/agent.js';
+import { localAgent } from '../agents/local.js';
+import { ColloquyError, InvalidOpError, RuntimeClosedError, SessionNotFoundError, StoreError } from '../errors.js';
+import { assertConversationId, idTime, newConversationId } from '../protocol/ids.js';
+import { ApprovalPolicySchema } from '../protocol/ops.js';
+import { LOG_FORMAT_VERSION, MetadataSchema, type ConversationConfig, type LogRecord, type SessionMetaPayload } from '../protocol/records.js';
+import { parseOrThrow } from '../protocol/validate.js';
+import { FileStore } from '../store/file-store.js';
+import type { CommitEntry, Durability, ListPage, ListQuery, LogIssue, Store } from '../store/store.js';
+import { Conversation } from './conversation.js';
+import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from './fold.js';
+import { replay } from './replay.js';
+import { agentRunner } from './runner.js';
+
+/** An XState inspection observer: sees every actor, event and snapshot of the runtime. */
+export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
+export interface RuntimeOptions {
+  /** Where logs live. Default: a `FileStore` at `home`. */
+  readonly store?: Store;
+  /** The file store's directory when no `store` is given. Default `$COLLOQUY_HOME`, else `~/.colloquy`. */
+  readonly home?: string;
+  /** The model side. Default: the built-in local agent. */
+  readonly agent?: Agent;
+  /** When commits are acknowledged. Default `sync`. */
+  readonly durability?: Durability;
+  /** For `batched` durability: the longest a record waits for its fsync (ms). Default 100. */
+  readonly fsyncIntervalMs?: number;
+  /** Passed to every actor (supervisor, persistence, conversations and their turns). */
+  readonly inspect?: InspectionObserver;
+  /** How failed conversation actors are restarted. */
+  readonly restartPolicy?: RestartPolicy;
+  /** Settings of new conversations where `start` gives none. */
+  readonly defaults?: Partial<Pick<ConversationConfig, 'model' | 'cwd' | 'approvalPolicy' | 'instructions'>>;
+  /** Errors with nowhere else to go (a throwing listener, a conversation given up). Default: a process warning. */
+  readonly onError?: (error: unknown, context: { readonly conversationId?: string }) => void;
+  /** Things found in logs that are not clean records (torn tails, skipped lines). */
+  readonly onLogIssue?: (issue: LogIssue) => void;
+}
+
+const StartOptionsSchema = z.strictObject({
+  model: z.optional(z.string().check(z.minLength(1))),
+  instructions: z.optional(z.string()),
+  cwd: z.optional(z.string().check(z.minLength(1))),
+  approvalPolicy: z.optional(ApprovalPolicySchema),
+  sandbox: z.optional(z.string()),
+  outputSchema: z.optional(z.unknown()),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  metadata: z.optional(MetadataSchema),
+});
+/** Options of `runtime.start`. */
+export type StartOptions = z.infer<typeof StartOptionsSchema>;
+
+const ForkOptionsSchema = z.strictObject({
+  beforeUserTurn: z.optional(z.int().check(z.minimum(1))),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+});
+/**
+ * Options of `runtime.fork`. `beforeUserTurn: n` keeps the user turns before the n-th
+ * (1-based); without it the fork keeps everything up to the last finished turn.
+ */
+export type ForkOptions = z.infer<typeof ForkOptionsSchema>;
+
+/** A conversation read back from its log (`runtime.read`). */
+export interface ConversationRecord {
+  readonly id: string;
+  readonly meta: SessionMetaPayload;
+  readonly name: string | null;
+  readonly config: ConversationConfig;
+  readonly turns: readonly TurnTranscript[];
+  readonly pending: { readonly approvals: readonly PendingApprovalView[]; readonly input: readonly PendingInputView[] };
+}
+
+/** The default home directory: `$COLLOQUY_HOME`, else `~/.colloquy`. */
+export function defaultHome(): string {
+  return process.env.COLLOQUY_HOME && process.env.COLLOQUY_HOME !== '' ? resolve(process.env.COLLOQUY_HOME) : join(homedir(), '.colloquy');
+}
+
+function mergeByConversation(input: CommitInput): CommitEntry[] {
+  const byId = new Map<string, LogRecord[]>();
+  for (const request of input.requests) {
+    const list = byId.get(request.conversationId);
+    if (list) for (const r of request.records) list.push(r);
+    else byId.set(request.conversationId, [...request.records]);
+  }
+  return [...byId].map(([conversationId, records]) => ({ conversationId, records }));
+}
+
+function warn(error: unknown, context: { conversationId?: string }): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`${context.conversationId ? `conversation ${context.conversationId}: ` : ''}${message}`, { code: 'COLLOQUY' });
+}
+
+/** A Colloquy runtime. Create it with `createRuntime`. */
+export class Runtime {
+  /** The store conversations are kept in. */
+  readonly store: Store;
+  /** The agent turns run. */
+  readonly agent: Agent;
+  /** When commits are acknowledged. */
+  readonly durability: Durability;
+  readonly #options: RuntimeOptions;
+  readonly #residents = new Map<string, Conversation>();
+  readonly #loading = new Map<string, Promise<Conversation>>();
+  readonly #spawning = new Map<string, ConversationFold>();
+  readonly #persistence;
+  readonly #supervisor;
+  readonly #conversationLogic;
+  #flushTokens = 0;
+  #closed = false;
+  #shutdown: Promise<void> | null = null;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.#options = options;
+    this.durability = options.durability ?? 'sync';
+    this.store = options.store ?? new FileStore({ home: options.home ?? defaultHome(), ...(options.onLogIssue ? { onIssue: options.onLogIssue } : {}) });
+    this.agent = options.agent ?? localAgent();
+    const inspect = options.inspect ? { inspect: options.inspect } : {};
+    const commitOptions = { durability: this.durability, ...(options.fsyncIntervalMs !== undefined ? { fsyncIntervalMs: options.fsyncIntervalMs } : {}) };
+    const store = this.store;
+    this.#persistence = createActor(
+      persistenceMachine.provide({
+        actors: { commit: fromPromise<readonly CommitOutcome[], CommitInput>(({ input }) => store.commit(mergeByConversation(input), commitOptions)) },
+      }),
+      { ...inspect, id: 'persistence', systemId: 'persistence' },
+    );
+    this.#conversationLogic = conversationMachine.provide({
+      actors: { turn: turnMachine.provide({ actors: { agentRunner: agentRunner(this.agent, (id) => this.#residents.get(id)) } }) },
+    });
+    this.#supervisor = createActor(
+      supervisorMachine.provide({
+        actions: {
+          spawnConversation: (_, p) => this.#spawn(p.id, p.origin, p.input),
+          stopConversation: (_, p) => this.#stop(p.id),
+          releaseConversation: (_, p) => this.#release(p.id),
+          restartConversation: (_, p) => void this.#restart(p.id),
+          giveUp: (_, p) => this.#giveUp(p.id, p.error),
+        },
+        actors: { drain: fromPromise(() => this.#drain()) },
+      }),
+      { ...inspect, id: 'supervisor', systemId: 'supervisor', input: { policy: options.restartPolicy ?? DEFAULT_RESTART_POLICY } },
+    );
+    this.#persistence.start();
+    this.#supervisor.start();
+  }
+
+  // ——— supervisor effects ———
+
+  #report(error: unknown, conversationId?: string): void {
+    try {
+      (this.#options.onError ?? warn)(error, conversationId ? { conversationId } : {});
+    } catch {
+      // An error reporter that throws has nowhere left to report to.
+    }
+  }
+
+  #spawn(id: string, origin: SpawnOrigin, input: ConversationInput): void {
+    const fold = this.#spawning.get(id) ?? new ConversationFold();
+    this.#spawning.delete(id);
+    const handle =
+      this.#residents.get(id) ??
+      new Conversation(id, fold, { report: (err, cid) => this.#report(err, cid), newId: newConversationId });
+    const actor: ConversationActorRef = createActor(this.#conversationLogic, {
+      input,
+      id: `conversation:${id}`,
+      systemId: `conversation:${id}`,
+      ...(this.#options.inspect ? { inspect: this.#options.inspect } : {}),
+    });
+    actor.subscribe({
+      complete: () => this.#supervisor.send({ type: 'conversation.exited', id }),
+      error: (error) => {
+        handle.markUnavailable(error instanceof Error ? error : new Error(String(error)));
+        this.#supervisor.send({ type: 'conversation.failed', id, error, at: Date.now() });
+      },
+    });
+    handle.attach(actor, origin === 'start' ? undefined : fold);
+    this.#residents.set(id, handle);
+    actor.start();
+  }
+
+  #stop(id: string): void {
+    const handle = this.#residents.get(id);
+    if (!handle) return;
+    this.#residents.delete(id);
+    handle.actor?.stop();
+    handle.markClosed();
+    void this.store.release(id).catch((err: unknown) => this.#report(err, id));
+  }
+
+  #release(id: string): void {
+    const handle = this.#residents.get(id);
+    this.#residents.delete(id);
+    handle?.markClosed();
+    this.#persistence.send({ type: 'discard', conversationId: id });
+    void this.store.release(id).catch((err: unknown) => this.#report(err, id));
+  }
+
+  async #restart(id: string): Promise<void> {
+    try {
+      // Let what the dead actor sent settle, and drop what it could not write: its log is the truth.
+      await this.#flush();
+      this.#persistence.send({ type: 'discard', conversationId: id });
+      await this.store.release(id);
+      const fold = await replay(this.store, id, this.#readOptions());
+      this.#spawning.set(id, fold);
+      this.#supervisor.send({
+        type: 'conversation.spawn',
+        id,
+        origin: 'restart',
+        input: { id, persistence: this.#persistence, restore: fold.restored() },
+      });
+    } catch (err) {
+      this.#giveUp(id, err);
+    }
+  }
+
+  #giveUp(id: string, error: unknown): void {
+    const handle = this.#residents.get(id);
+    this.#residents.delete(id);
+    const reason = error instanceof Error ? error : new Error(String(error));
+    handle?.markClosed(new ColloquyError('conversation_failed', `conversation ${id} failed and was not restarted: ${reason.message}`, { cause: error }));
+    this.#report(reason, id);
+  }
+
+  /** Resolve once everything sent to the persistence actor so far is committed (or parked). */
+  #flush(): Promise<void> {
+    const token = `flush-${++this.#flushTokens}`;
+    return new Promise((resolve) => {
+      const sub = this.#persistence.on('flushed', (event) => {
+        if (event.token !== token) return;
+        sub.unsubscribe();
+        resolve();
+      });
+      this.#persistence.send({ type: 'flush', token });
+    });
+  }
+
+  async #drain(): Promise<void> {
+    const results = await Promise.allSettled([...this.#residents.values()].map((c) => c.close()));
+    for (const r of results) if (r.status === 'rejected') this.#report(r.reason);
+    await this.#flush();
+    this.#persistence.stop();
+    await this.store.close();
+  }
+
+  #readOptions(): { onIssue?: (issue: LogIssue) => void } {
+    return this.#options.onLogIssue ? { onIssue: this.#options.onLogIssue } : {};
+  }
+
+  #open(): void {
+    if (this.#closed) throw new RuntimeClosedError();
+  }
+
+  /** Spawn through the supervisor and return the handle. */
+  #launch(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Conversation {
+    this.#spawning.set(id, fold);
+    this.#supervisor.send({ type: 'conversation.spawn', id, origin, input });
+    const handle = this.#residents.get(id);
+    if (!handle) throw new ColloquyError('spawn_failed', `conversation ${id} could not be spawned`);
+    return handle;
+  }
+
+  /** Wait until a new conversation's `session_meta` is durable; on failure, undo the start. */
+  async #created(handle: Conversation): Promise<Conversation> {
+    const actor = handle.actor;
+    if (!actor) throw new StoreError(`conversation ${handle.id} could not be created`);
+    const snapshot = await waitFor(
+      actor,
+      (s) => (s.context.durableSeq >= 0 && s.context.durableSeq >= s.context.seq - 1) || s.value === 'error' || s.status !== 'active',
+    );
+    if (snapshot.status === 'active' && snapshot.value !== 'error') return handle;
+    const message = snapshot.context.error?.message ?? 'the conversation actor stopped';
+    this.#supervisor.send({ type: 'conversation.terminate', id: handle.id });
+    this.#persistence.send({ type: 'discard', conversationId: handle.id });
+    throw new StoreError(`could not create conversation ${handle.id} in ${this.store.description}: ${message}`);
+  }
+
+  // ——— public API ———
+
+  /**
+   * Start a new conversation. Resolves once its log exists (its `session_meta` is durable).
+   * @throws {InvalidOpError} for bad options (naming the field).
+   * @throws {StoreError} when the log cannot be created.
+   * @throws {RuntimeClosedError} after `shutdown`.
+   */
+  async start(options: StartOptions = {}): Promise<Conversation> {
+    this.#open();
+    const o = parseOrThrow(StartOptionsSchema, options, 'start options');
+    const defaults = this.#options.defaults ?? {};
+    const id = newConversationId();
+    const config: ConversationConfig = {
+      model: o.model ?? defaults.model ?? 'local',
+      cwd: resolve(o.cwd ?? defaults.cwd ?? process.cwd()),
+      approvalPolicy: o.approvalPolicy ?? defaults.approvalPolicy ?? 'on-request',
+      ...(o.instructions !== undefined || defaults.instructions !== undefined ? { instructions: o.instructions ?? defaults.instructions } : {}),
+      ...(o.sandbox !== undefined ? { sandbox: o.sandbox } : {}),
+      ...(o.outputSchema !== undefined ? { outputSchema: o.outputSchema } : {}),
+    };
+    const meta: SessionMetaPayload = {
+      format: LOG_FORMAT_VERSION,
+      id,
+      created_at: new Date(idTime(id)).toISOString(),
+      config,
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
+      source: 'colloquy',
+    };
+    const handle = this.#launch(id, 'start', { id, persistence: this.#persistence, create: { meta, seq: 0 } }, new ConversationFold());
+    return this.#created(handle);
+  }
+
+  /**
+   * Resume a conversation from its log: its history, its pending approvals and its queued
+   * input come back. Returns the resident conversation if it is already loaded.
+   * @throws {InvalidIdError} for a malformed id; {@link SessionNotFoundError} when it does not exist.
+   * @throws {CorruptLogError} when its log has a bad line (strict mode).
+   */
+  async resume(id: string): Promise<Conversation> {
+    this.#open();
+    assertConversationId(id);
+    const resident = this.#residents.get(id);
+    if (resident && resident.state !== 'closed') return resident;
+    const loading = this.#loading.get(id);
+    if (loading) return loading;
+    const load = (async () => {
+      const fold = await replay(this.store, id, this.#readOptions());
+      this.#open();
+      const again = this.#residents.get(id);
+      if (again && again.state !== 'closed') return again;
+      return this.#launch(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
+    })();
+    this.#loading.set(id, load);
+    try {
+      return await load;
+    } finally {
+      this.#loading.delete(id);
+    }
+  }
+
+  /**
+   * Fork a conversation into a new one. The fork's log references the source and the last
+   * source `seq` it keeps; the source is never modified. A source in the middle of a turn is
+   * forked before that turn.
+   * @throws {InvalidOpError} when `beforeUserTurn` is beyond the last turn + 1.
+   * @throws {SessionNotFoundError} when the source does not exist.
+   */
+  async fork(id: string, options: ForkOptions = {}): Promise<Conversation> {
+    this.#open();
+    assertConversationId(id);
+    const o = parseOrThrow(ForkOptionsSchema, options, 'fork options');
+    const source = await replay(this.store, id, { ...this.#readOptions(), transcript: true });
+    const userTurns = source.transcript.filter((t) => t.kind === 'regular');
+    let cut: number; // first seq NOT kept
+    if (o.beforeUserTurn !== undefined) {
+      if (o.beforeUserTurn > userTurns.length + 1) {
+        throw new InvalidOpError(
+          [{ path: ['beforeUserTurn'], message: `the conversation has ${userTurns.length} user turn${userTurns.length === 1 ? '' : 's'}; use 1 to ${userTurns.length + 1}` }],
+          'fork options',
+        );
+      }
+      cut = userTurns[o.beforeUserTurn - 1]?.startSeq ?? source.nextSeq;
+    } else {
+      const last = source.transcript[source.transcript.length - 1];
+      cut = last && (last.status === 'running' || last.status === 'awaiting_approval') ? last.startSeq : source.nextSeq;
+    }
+    const upTo = cut - 1;
+    // Kept whole: the source's own fold is the fork's state; otherwise fold again up to the cut.
+    const fold = cut === source.nextSeq ? source : await replay(this.store, id, { ...this.#readOptions(), upToSeq: upTo });
+    const base = fold.restored();
+    const childId = newConversationId();
+    const meta: SessionMetaPayload = {
+      format: LOG_FORMAT_VERSION,
+      id: childId,
+      created_at: new Date(idTime(childId)).toISOString(),
+      forked_from: { id, up_to_seq: upTo },
+      config: base.config,
+      ...(o.name !== undefined ? { name: o.name } : base.name !== null ? { name: base.name } : {}),
+      ...(source.meta?.metadata !== undefined ? { metadata: source.meta.metadata } : {}),
+      source: 'colloquy',
+    };
+    const restore = { ...base, queue: [], openTurn: null, failed: null, ...(o.name !== undefined ? { name: o.name } : {}) };
+    const handle = this.#launch(childId, 'fork', { id: childId, persistence: this.#persistence, create: { meta, seq: cut }, restore }, fold);
+    return this.#created(handle);
+  }
+
+  /** A page of conversations, newest first (see `ListQuery`). @throws {InvalidOpError} for a bad limit or cursor. */
+  async list(query: ListQuery = {}): Promise<ListPage> {
+    this.#open();
+    return this.store.list(query);
+  }
+
+  /**
+   * Read a conversation from its log without taking it over (no lease; works while another
+   * process writes it).
+   * @throws {SessionNotFoundError} when it does not exist.
+   */
+  async read(id: string): Promise<ConversationRecord> {
+    this.#open();
+    assertConversationId(id);
+    const fold = await replay(this.store, id, { ...this.#readOptions(), transcript: true });
+    if (!fold.meta || !fold.config) throw new SessionNotFoundError(id, this.store.description);
+    return {
+      id,
+      meta: fold.meta,
+      name: fold.name,
+      config: fold.config,
+      turns: fold.transcript,
+      pending: { approvals: fold.pendingApprovals(), input: fold.pendingInput() },
+    };
+  }
+
+  /** The resident conversation with this id, if it is loaded. */
+  get(id: string): Conversation | undefined {
+    return this.#residents.get(id);
+  }
+
+  /** Conversations loaded now. */
+  get resident(): number {
+    return this.#residents.size;
+  }
+
+  /** Archive a conversation (it leaves the default listing; resume still works). */
+  async archive(id: string): Promise<void> {
+    this.#open();
+    await this.store.archive(id);
+  }
+
+  /** Bring an archived conversation back. */
+  async unarchive(id: string): Promise<void> {
+    this.#open();
+    await this.store.unarchive(id);
+  }
+
+  /** Delete a conversation for good (closing it first if it is loaded). */
+  async delete(id: string): Promise<void> {
+    this.#open();
+    assertConversationId(id);
+    const resident = this.#residents.get(id);
+    if (resident) await resident.close();
+    await this.store.delete(id);
+  }
+
+  /**
+   * Shut down: close every conversation (interrupting running turns), make every record
+   * durable, stop every actor and close the store. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    if (this.#shutdown) return this.#shutdown;
+    this.#closed = true;
+    this.#supervisor.send({ type: 'shutdown' });
+    this.#shutdown = waitFor(this.#supervisor, (s) => s.status === 'done', { timeout: Infinity }).then(() => {});
+    return this.#shutdown;
+  }
+}
+
+/**
+ * Create a runtime.
+ * @example
+ * const runtime = createRuntime();                       // file store at ~/.colloquy, local agent
+ * const convo = await runtime.start({ name: 'demo' });
+ * const { finalResponse } = await convo.run('hello');
+ * await runtime.shutdown();
+ */
+export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  return new Runtime(options);
+}

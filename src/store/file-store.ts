@@ -1,0 +1,538 @@
+/**
+ * The file store: one append-only JSONL log per conversation (SPEC §5), the embedded default.
+ *
+ * Commits are group commits: the persistence actor hands over the records of many
+ * conversations at once; each log gets one `write` and, for durability `sync`, one
+ * `fdatasync`, and every directory that gained a file is fsynced once, before anything is
+ * acknowledged. I/O runs with bounded concurrency (`p-queue`). A failed append is cut back
+ * to the log's previous size, so a log never keeps half a commit.
+ *
+ * fsyncs run on libuv's thread pool (4 threads unless `UV_THREADPOOL_SIZE` is set before
+ * the first I/O); with many conversations, a larger pool lets more fsyncs overlap.
+ */
+import { join } from 'node:path';
+import PQueue from 'p-queue';
+import { CorruptLogError, SessionNotFoundError, StoreError } from '../errors.js';
+import { assertConversationId, isConversationId } from '../protocol/ids.js';
+import type { LogRecord } from '../protocol/records.js';
+import { APPEND_FLAGS, CREATE_FLAGS, errnoOf, nodeFileSystem, READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
+import { compareListed, cursorAfter, isAfter, matches, pageSize, parseCursor, type Listed } from './listing.js';
+import { parseLine, readLog } from './log-reader.js';
+import { DIR_MODE, FILE_MODE, StorePaths } from './paths.js';
+import type {
+  CommitEntry,
+  CommitOptions,
+  CommitOutcome,
+  ConversationSummary,
+  ListPage,
+  ListQuery,
+  LogIssue,
+  ReadMode,
+  ReadOptions,
+  Store,
+} from './store.js';
+import { summaryOf } from './summary.js';
+
+export interface FileStoreOptions {
+  /** Root directory (created if missing, mode 0700). */
+  readonly home: string;
+  /** File-system calls (replace to inject faults). */
+  readonly fs?: FileSystem;
+  /** How bad lines are treated when reading. Default `strict`. */
+  readonly mode?: ReadMode;
+  /** Logs kept open for appending at once; the least recently used is closed beyond this. Default 256. */
+  readonly maxOpenFiles?: number;
+  /** Concurrent file operations during a commit. Default 32. */
+  readonly ioConcurrency?: number;
+  /** Called for everything found that is not a clean record (torn tails, skipped lines). */
+  readonly onIssue?: (issue: LogIssue) => void;
+}
+
+/** An open log being appended to. */
+interface Writer {
+  readonly id: string;
+  fd: number;
+  path: string;
+  archived: boolean;
+  /** Bytes in the log after the last successful append. */
+  size: number;
+  nextSeq: number;
+  /** In use by a running append; never closed while > 0. */
+  busy: number;
+  /** Written but not yet fsynced (durability `batched`). */
+  dirty: boolean;
+  /** A background fsync failed: reported by the next commit. */
+  failure: Error | null;
+}
+
+const TAIL_BYTES = 64 * 1024;
+const HEAD_BYTES = 4 * 1024;
+const LOG_FILE = /^([0-9A-HJKMNP-TV-Z]{26})\.jsonl$/;
+
+function describe(err: unknown): string {
+  const code = errnoOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/** A `Store` of JSONL files under a home directory. */
+export class FileStore implements Store {
+  readonly description: string;
+  readonly paths: StorePaths;
+  readonly #fs: FileSystem;
+  readonly #mode: ReadMode;
+  readonly #maxOpen: number;
+  readonly #queue: PQueue;
+  readonly #onIssue: ((issue: LogIssue) => void) | undefined;
+  readonly #writers = new Map<string, Writer>();
+  #fsyncTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(options: FileStoreOptions) {
+    this.paths = new StorePaths(options.home);
+    this.description = `file store at ${options.home}`;
+    this.#fs = options.fs ?? nodeFileSystem;
+    this.#mode = options.mode ?? 'strict';
+    this.#maxOpen = options.maxOpenFiles ?? 256;
+    this.#queue = new PQueue({ concurrency: options.ioConcurrency ?? 32 });
+    this.#onIssue = options.onIssue;
+  }
+
+  // ——— writing ———
+
+  async commit(entries: readonly CommitEntry[], options: CommitOptions): Promise<CommitOutcome[]> {
+    if (this.#closed) throw new StoreError(`${this.description} is closed`);
+    const dirs = new Set<string>();
+    const created: { index: number; dir: string }[] = [];
+    const outcomes = await Promise.all(
+      entries.map((entry, index) =>
+        this.#queue.add(() => this.#append(entry, options, dirs, (dir) => created.push({ index, dir }))) as Promise<CommitOutcome>,
+      ),
+    );
+    // A new log is durable only once its directory entry is: fsync each directory once.
+    if (options.durability === 'sync' && dirs.size > 0) {
+      const failedDirs = new Map<string, string>();
+      await Promise.all(
+        [...dirs].map((dir) =>
+          this.#fs.syncDir(dir).catch((err: unknown) => {
+            failedDirs.set(dir, describe(err));
+          }),
+        ),
+      );
+      for (const { index, dir } of created) {
+        const reason = failedDirs.get(dir);
+        const outcome = outcomes[index];
+        if (reason === undefined || !outcome || !outcome.ok) continue;
+        const first = entries[index]?.records[0]?.seq ?? 0;
+        await this.#discard(outcome.conversationId);
+        outcomes[index] = {
+          conversationId: outcome.conversationId,
+          ok: false,
+          firstSeq: first,
+          error: { message: `could not sync directory ${dir}: ${reason}`, code: 'store_error' },
+        };
+      }
+    }
+    if (options.durability === 'batched') this.#scheduleFsync(options.fsyncIntervalMs ?? 100);
+    return outcomes;
+  }
+
+  async #append(
+    entry: CommitEntry,
+    options: CommitOptions,
+    dirs: Set<string>,
+    onCreate: (dir: string) => void,
+  ): Promise<CommitOutcome> {
+    const { conversationId: id, records } = entry;
+    const first = records[0];
+    const last = records[records.length - 1];
+    if (!first || !last) return { conversationId: id, ok: true, lastSeq: -1 };
+    let writer: Writer | undefined;
+    let path = '';
+    try {
+      writer = this.#writers.get(id) ?? (await this.#openWriter(id, first, dirs, onCreate));
+      path = writer.path;
+      writer.busy++;
+      this.#touch(writer);
+      if (writer.failure) {
+        const failure = writer.failure;
+        writer.failure = null;
+        throw failure;
+      }
+      if (first.seq !== writer.nextSeq) {
+        writer.busy--;
+        return {
+          conversationId: id,
+          ok: false,
+          firstSeq: first.seq,
+          error: { message: `${writer.path}: expected seq ${writer.nextSeq}, got ${first.seq}`, code: 'seq_mismatch' },
+        };
+      }
+      let text = '';
+      for (const record of records) text += `${JSON.stringify(record)}\n`;
+      const data = Buffer.from(text, 'utf8');
+      try {
+        await this.#fs.writeAll(writer.fd, data);
+        if (options.durability === 'sync') await this.#fs.fdatasync(writer.fd);
+        else if (options.durability === 'batched') writer.dirty = true;
+      } catch (err) {
+        // Cut the log back so it never keeps part of this commit; the records stay with the caller.
+        await this.#fs.ftruncate(writer.fd, writer.size).catch(() => {});
+        throw err;
+      }
+      writer.size += data.length;
+      writer.nextSeq = last.seq + 1;
+      writer.busy--;
+      this.#evict();
+      return { conversationId: id, ok: true, lastSeq: last.seq };
+    } catch (err) {
+      if (writer) {
+        writer.busy--;
+        await this.#discard(id);
+      }
+      const where = path || (isConversationId(id) ? this.paths.log(id, false) : id);
+      return {
+        conversationId: id,
+        ok: false,
+        firstSeq: first.seq,
+        error: { message: `${where}: ${describe(err)}`, code: err instanceof CorruptLogError ? 'corrupt_log' : 'store_error' },
+      };
+    }
+  }
+
+  async #openWriter(id: string, first: LogRecord, dirs: Set<string>, onCreate: (dir: string) => void): Promise<Writer> {
+    assertConversationId(id);
+    if (first.type === 'session_meta') {
+      const dir = this.paths.dayDir(id, false);
+      const made = await this.#fs.mkdirp(dir, DIR_MODE);
+      for (const d of made) dirs.add(join(d, '..'));
+      dirs.add(dir);
+      const path = this.paths.log(id, false);
+      const fd = await this.#fs.open(path, CREATE_FLAGS, FILE_MODE);
+      onCreate(dir);
+      const writer: Writer = { id, fd, path, archived: false, size: 0, nextSeq: first.seq, busy: 0, dirty: false, failure: null };
+      this.#writers.set(id, writer);
+      return writer;
+    }
+    const { path, archived } = await this.#locate(id);
+    const fd = await this.#fs.open(path, APPEND_FLAGS, FILE_MODE);
+    try {
+      const { size, nextSeq } = await this.#checkTail(fd, path);
+      const writer: Writer = { id, fd, path, archived, size, nextSeq, busy: 0, dirty: false, failure: null };
+      this.#writers.set(id, writer);
+      return writer;
+    } catch (err) {
+      await this.#fs.close(fd).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Before appending to an existing log: find the last record's `seq`, and if the log ends in
+   * a torn line (a crash mid-write), move those bytes to the `.torn` side file, cut them off
+   * and report it.
+   */
+  async #checkTail(fd: number, path: string): Promise<{ size: number; nextSeq: number }> {
+    let size = await this.#fs.fstatSize(fd);
+    let window = Math.min(size, TAIL_BYTES);
+    while (true) {
+      const buffer = Buffer.allocUnsafe(window);
+      const n = await this.#fs.read(fd, buffer, 0, window, size - window);
+      const tail = buffer.subarray(0, n);
+      const lastNl = tail.lastIndexOf(0x0a);
+      if (lastNl === -1 && window < size) {
+        window = Math.min(size, window * 4);
+        continue;
+      }
+      if (lastNl !== tail.length - 1) {
+        // Torn: keep the partial line aside, then cut it off.
+        const torn = tail.subarray(lastNl + 1);
+        const tornPath = `${path}.torn`;
+        const sideFd = await this.#fs.open(tornPath, SIDE_FILE_FLAGS, FILE_MODE);
+        try {
+          await this.#fs.writeAll(sideFd, torn);
+          await this.#fs.fdatasync(sideFd);
+        } finally {
+          await this.#fs.close(sideFd).catch(() => {});
+        }
+        const kept = size - torn.length;
+        await this.#fs.ftruncate(fd, kept);
+        await this.#fs.fdatasync(fd);
+        const line = await this.#countLines(path, kept);
+        this.#onIssue?.({ kind: 'torn_tail', path, line: line + 1, detail: `${torn.length} bytes moved to ${tornPath}` });
+        size = kept;
+        if (lastNl === -1) throw new CorruptLogError(path, 1, 'the log holds no complete record');
+        continue;
+      }
+      // The last complete line ends at the last byte; find its start.
+      const prevNl = tail.lastIndexOf(0x0a, lastNl - 1);
+      if (prevNl === -1 && window < size) {
+        window = Math.min(size, window * 4);
+        continue;
+      }
+      const parsed = parseLine(tail.toString('utf8', prevNl + 1, lastNl));
+      if ('reason' in parsed) {
+        const line = await this.#countLines(path, size);
+        throw new CorruptLogError(path, line, parsed.reason);
+      }
+      return { size, nextSeq: parsed.record.seq + 1 };
+    }
+  }
+
+  /** Number of newlines in the first `bytes` of a file (a line number for messages). */
+  async #countLines(path: string, bytes: number): Promise<number> {
+    const fd = await this.#fs.open(path, READ_FLAGS);
+    try {
+      const buffer = Buffer.allocUnsafe(256 * 1024);
+      let count = 0;
+      for (let pos = 0; pos < bytes; ) {
+        const n = await this.#fs.read(fd, buffer, 0, Math.min(buffer.length, bytes - pos), pos);
+        if (n === 0) break;
+        for (let i = 0; i < n; i++) if (buffer[i] === 0x0a) count++;
+        pos += n;
+      }
+      return count;
+    } finally {
+      await this.#fs.close(fd).catch(() => {});
+    }
+  }
+
+  #touch(writer: Writer): void {
+    // Map order is recency order: move to the end.
+    this.#writers.delete(writer.id);
+    this.#writers.set(writer.id, writer);
+  }
+
+  #evict(): void {
+    if (this.#writers.size <= this.#maxOpen) return;
+    for (const writer of this.#writers.values()) {
+      if (this.#writers.size <= this.#maxOpen) break;
+      if (writer.busy > 0) continue;
+      this.#writers.delete(writer.id);
+      void this.#closeWriter(writer);
+    }
+  }
+
+  async #closeWriter(writer: Writer): Promise<void> {
+    if (writer.dirty) {
+      writer.dirty = false;
+      await this.#fs.fdatasync(writer.fd).catch(() => {});
+    }
+    await this.#fs.close(writer.fd).catch(() => {});
+  }
+
+  /** Close and forget a writer after a failure, so the next append re-checks the log. */
+  async #discard(id: string): Promise<void> {
+    const writer = this.#writers.get(id);
+    if (!writer) return;
+    this.#writers.delete(id);
+    await this.#fs.close(writer.fd).catch(() => {});
+  }
+
+  #scheduleFsync(intervalMs: number): void {
+    if (this.#fsyncTimer) return;
+    this.#fsyncTimer = setTimeout(() => {
+      this.#fsyncTimer = null;
+      void this.#fsyncDirty();
+    }, intervalMs);
+    this.#fsyncTimer.unref();
+  }
+
+  async #fsyncDirty(): Promise<void> {
+    const dirty = [...this.#writers.values()].filter((w) => w.dirty);
+    await Promise.all(
+      dirty.map((writer) =>
+        this.#queue.add(async () => {
+          writer.dirty = false;
+          try {
+            await this.#fs.fdatasync(writer.fd);
+          } catch (err) {
+            writer.failure = new StoreError(`${writer.path}: background fsync failed: ${describe(err)}`, { path: writer.path, cause: err });
+          }
+        }),
+      ),
+    );
+  }
+
+  // ——— reading ———
+
+  async #locate(id: string): Promise<{ path: string; archived: boolean }> {
+    assertConversationId(id);
+    const open = this.#writers.get(id);
+    if (open) return { path: open.path, archived: open.archived };
+    const active = this.paths.log(id, false);
+    if (await this.#fs.exists(active)) return { path: active, archived: false };
+    const archived = this.paths.log(id, true);
+    if (await this.#fs.exists(archived)) return { path: archived, archived: true };
+    throw new SessionNotFoundError(id, this.description);
+  }
+
+  async *read(id: string, options: ReadOptions = {}): AsyncIterable<LogRecord> {
+    const { path } = await this.#locate(id);
+    const onIssue = (issue: LogIssue): void => {
+      options.onIssue?.(issue);
+      this.#onIssue?.(issue);
+    };
+    yield* readLog(this.#fs, path, { mode: options.mode ?? this.#mode, onIssue, ...(options.upToSeq !== undefined ? { upToSeq: options.upToSeq } : {}) });
+  }
+
+  async exists(id: string): Promise<boolean> {
+    try {
+      await this.#locate(id);
+      return true;
+    } catch (err) {
+      if (err instanceof SessionNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** The first line of a log, parsed. */
+  async #head(path: string): Promise<LogRecord> {
+    const fd = await this.#fs.open(path, READ_FLAGS);
+    try {
+      let size = HEAD_BYTES;
+      while (true) {
+        const buffer = Buffer.allocUnsafe(size);
+        const n = await this.#fs.read(fd, buffer, 0, size, 0);
+        let startAt = 0;
+        if (buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) startAt = 3;
+        const nl = buffer.subarray(0, n).indexOf(0x0a);
+        if (nl === -1) {
+          if (n < size) throw new CorruptLogError(path, 1, 'the log holds no complete record');
+          size *= 4;
+          continue;
+        }
+        const parsed = parseLine(buffer.toString('utf8', startAt, nl));
+        if ('reason' in parsed) throw new CorruptLogError(path, 1, parsed.reason);
+        if (parsed.record.type !== 'session_meta') throw new CorruptLogError(path, 1, 'the first record is not session_meta');
+        return parsed.record;
+      }
+    } finally {
+      await this.#fs.close(fd).catch(() => {});
+    }
+  }
+
+  async #listed(path: string, archived: boolean): Promise<Listed | null> {
+    const [head, st] = await Promise.all([this.#head(path), this.#fs.stat(path)]);
+    if (head.type !== 'session_meta' || !st) return null;
+    const updatedMs = Math.floor(st.mtimeMs);
+    return { summary: summaryOf(head.payload, updatedMs, archived), updatedMs };
+  }
+
+  async summary(id: string): Promise<ConversationSummary> {
+    const { path, archived } = await this.#locate(id);
+    const listed = await this.#listed(path, archived);
+    if (!listed) throw new SessionNotFoundError(id, this.description);
+    return listed.summary;
+  }
+
+  /** Every log path under the active or archived root, newest id first. */
+  async *#walk(archived: boolean): AsyncIterable<{ id: string; path: string }> {
+    const root = this.paths.root(archived);
+    const desc = (names: string[], pattern: RegExp): string[] => names.filter((n) => pattern.test(n)).sort().reverse();
+    for (const year of desc(await this.#fs.readdir(root), /^\d{4}$/)) {
+      for (const month of desc(await this.#fs.readdir(join(root, year)), /^\d{2}$/)) {
+        for (const day of desc(await this.#fs.readdir(join(root, year, month)), /^\d{2}$/)) {
+          const dir = join(root, year, month, day);
+          for (const name of desc(await this.#fs.readdir(dir), LOG_FILE)) {
+            yield { id: name.slice(0, 26), path: join(dir, name) };
+          }
+        }
+      }
+    }
+  }
+
+  async list(query: ListQuery = {}): Promise<ListPage> {
+    const limit = pageSize(query);
+    const sort = query.sort ?? 'created';
+    const position = parseCursor(query);
+    const archived = query.archived ?? false;
+    const load = async (path: string): Promise<Listed | null> => {
+      try {
+        return await this.#listed(path, archived);
+      } catch (err) {
+        if (err instanceof CorruptLogError) {
+          this.#onIssue?.({ kind: 'bad_line', path, line: err.line, detail: `not listed: ${err.reason}` });
+          return null;
+        }
+        throw err;
+      }
+    };
+    if (sort === 'created') {
+      // Ids are creation-ordered: stream newest first and stop once the page is full.
+      const items: ConversationSummary[] = [];
+      let last: Listed | null = null;
+      for await (const { id, path } of this.#walk(archived)) {
+        if (position && id >= position.id) continue;
+        const entry = await load(path);
+        if (!entry || !matches(entry.summary, query)) continue;
+        if (items.length === limit) return { items, nextCursor: last ? cursorAfter(last, sort) : null };
+        items.push(entry.summary);
+        last = entry;
+      }
+      return { items, nextCursor: null };
+    }
+    const all: Listed[] = [];
+    for await (const { path } of this.#walk(archived)) {
+      const entry = await load(path);
+      if (entry && matches(entry.summary, query) && (!position || isAfter(entry, position, sort))) all.push(entry);
+    }
+    all.sort(compareListed(sort));
+    const items = all.slice(0, limit);
+    const lastItem = items.length > 0 ? all[items.length - 1] : undefined;
+    return { items: items.map((e) => e.summary), nextCursor: all.length > limit && lastItem ? cursorAfter(lastItem, sort) : null };
+  }
+
+  // ——— lifecycle of logs ———
+
+  async #move(id: string, toArchived: boolean): Promise<void> {
+    const { path, archived } = await this.#locate(id);
+    if (archived === toArchived) return;
+    const dir = this.paths.dayDir(id, toArchived);
+    const made = await this.#fs.mkdirp(dir, DIR_MODE);
+    const target = this.paths.log(id, toArchived);
+    await this.#fs.rename(path, target);
+    if (await this.#fs.exists(`${path}.torn`)) await this.#fs.rename(`${path}.torn`, `${target}.torn`);
+    const writer = this.#writers.get(id);
+    if (writer) {
+      writer.path = target;
+      writer.archived = toArchived;
+    }
+    const syncs = new Set([dir, this.paths.dayDir(id, archived), ...made.map((d) => join(d, '..'))]);
+    await Promise.all([...syncs].map((d) => this.#fs.syncDir(d)));
+  }
+
+  async archive(id: string): Promise<void> {
+    await this.#move(id, true);
+  }
+
+  async unarchive(id: string): Promise<void> {
+    await this.#move(id, false);
+  }
+
+  async delete(id: string): Promise<void> {
+    const { path } = await this.#locate(id);
+    await this.#discard(id);
+    await this.#fs.unlink(path);
+    if (await this.#fs.exists(`${path}.torn`)) await this.#fs.unlink(`${path}.torn`);
+    await this.#fs.syncDir(join(path, '..'));
+  }
+
+  async release(id: string): Promise<void> {
+    const writer = this.#writers.get(id);
+    if (!writer || writer.busy > 0) return;
+    this.#writers.delete(id);
+    await this.#closeWriter(writer);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#fsyncTimer) clearTimeout(this.#fsyncTimer);
+    this.#fsyncTimer = null;
+    await this.#queue.onIdle();
+    const writers = [...this.#writers.values()];
+    this.#writers.clear();
+    await Promise.all(writers.map((w) => this.#closeWriter(w)));
+  }
+}

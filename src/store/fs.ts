@@ -1,0 +1,123 @@
+/**
+ * The file-system calls the file store makes, behind an interface so that tests can inject
+ * faults (ENOSPC, EIO) at any of them. `nodeFileSystem` is the real one: thin promise
+ * wrappers over `node:fs` callbacks on raw descriptors (cheaper than `fs/promises` handles
+ * on the commit path).
+ */
+import fs from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface FileSystem {
+  open(path: string, flags: number, mode?: number): Promise<number>;
+  close(fd: number): Promise<void>;
+  /** Write all of `data` (looping over short writes). */
+  writeAll(fd: number, data: Uint8Array): Promise<void>;
+  /** Read up to `length` bytes at `position`; resolves with the count read. */
+  read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  fdatasync(fd: number): Promise<void>;
+  ftruncate(fd: number, length: number): Promise<void>;
+  fstatSize(fd: number): Promise<number>;
+  /** fsync a directory, so entries created or renamed in it survive a crash. */
+  syncDir(path: string): Promise<void>;
+  /** `mkdir -p` with `mode`; resolves with the directories it created, outermost first. */
+  mkdirp(path: string, mode: number): Promise<string[]>;
+  readdir(path: string): Promise<string[]>;
+  stat(path: string): Promise<{ size: number; mtimeMs: number } | null>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Whether `path` exists. */
+  exists(path: string): Promise<boolean>;
+}
+
+const done =
+  <T>(resolve: (v: T) => void, reject: (e: unknown) => void) =>
+  (err: NodeJS.ErrnoException | null, value?: T) =>
+    err ? reject(err) : resolve(value as T);
+
+function writeAll(fd: number, data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let offset = 0;
+    const step = (): void => {
+      fs.write(fd, data, offset, data.length - offset, null, (err, written) => {
+        if (err) return reject(err);
+        offset += written;
+        if (offset < data.length) step();
+        else resolve();
+      });
+    };
+    step();
+  });
+}
+
+/** The real file system. */
+export const nodeFileSystem: FileSystem = {
+  open: (path, flags, mode) => new Promise((res, rej) => fs.open(path, flags, mode ?? 0o600, done(res, rej))),
+  close: (fd) => new Promise((res, rej) => fs.close(fd, done(res, rej))),
+  writeAll,
+  read: (fd, buffer, offset, length, position) =>
+    new Promise((res, rej) => fs.read(fd, buffer, offset, length, position, done(res, rej))),
+  fdatasync: (fd) => new Promise((res, rej) => fs.fdatasync(fd, done(res, rej))),
+  ftruncate: (fd, length) => new Promise((res, rej) => fs.ftruncate(fd, length, done(res, rej))),
+  fstatSize: (fd) =>
+    new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res(st.size)))),
+  syncDir: (path) =>
+    new Promise((res, rej) =>
+      fs.open(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, (err, fd) => {
+        if (err) return rej(err);
+        fs.fsync(fd, (syncErr) => fs.close(fd, () => (syncErr ? rej(syncErr) : res())));
+      }),
+    ),
+  mkdirp: async (path, mode) => {
+    const created: string[] = [];
+    const first = await fs.promises.mkdir(path, { recursive: true, mode });
+    if (first !== undefined) {
+      // `first` is the outermost directory created; list it and every one below it.
+      for (let dir = path; ; dir = dirname(dir)) {
+        created.unshift(dir);
+        if (dir === first || dirname(dir) === dir) break;
+      }
+    }
+    return created;
+  },
+  readdir: async (path) => {
+    try {
+      return await fs.promises.readdir(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  },
+  stat: async (path) => {
+    try {
+      const st = await fs.promises.stat(path);
+      return { size: st.size, mtimeMs: st.mtimeMs };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  },
+  rename: (from, to) => fs.promises.rename(from, to),
+  unlink: (path) => fs.promises.unlink(path),
+  exists: async (path) => {
+    try {
+      await fs.promises.access(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** Flags for creating a new log: fails if it exists. */
+export const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND;
+/** Flags for appending to an existing log (read access for the tail check). */
+export const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND;
+/** Flags for appending to a side file, creating it if needed. */
+export const SIDE_FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND;
+/** Flags for reading. */
+export const READ_FLAGS = fs.constants.O_RDONLY;
+
+/** The errno code of an error, if it has one. */
+export function errnoOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}

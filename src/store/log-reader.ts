@@ -1,0 +1,134 @@
+/**
+ * Streaming reader of a JSONL conversation log: reads fixed-size chunks, splits lines,
+ * validates every record and its `seq`, and reports whatever is not a clean record.
+ * Memory is one chunk plus one line, whatever the file size (Codex reads whole rollouts
+ * into memory).
+ *
+ * - A UTF-8 byte-order mark is skipped and reported.
+ * - A last line without its newline is a torn write (a crash mid-append): reported, not
+ *   returned; the writer truncates it before appending (see `FileStore`).
+ * - Any other bad line fails the read with a `CorruptLogError` naming file and line
+ *   (`strict`), or is skipped and reported (`lenient`).
+ * - `seq` must start at the log's base and increase by one; gaps and duplicates are bad lines.
+ */
+import { CorruptLogError, formatPath } from '../errors.js';
+import { LogRecordSchema, type LogRecord } from '../protocol/records.js';
+import { fast, toIssues } from '../protocol/validate.js';
+import type { FileSystem } from './fs.js';
+import { READ_FLAGS } from './fs.js';
+import type { LogIssue, ReadOptions } from './store.js';
+
+/** Bytes read per chunk. */
+export const CHUNK_BYTES = 256 * 1024;
+
+const NEWLINE = 0x0a;
+
+/** The value as a record, or why it is not one (naming the field, never quoting content). */
+export function checkRecord(value: unknown): { record: LogRecord } | { reason: string } {
+  const result = fast(LogRecordSchema).safeParse(value);
+  if (result.success) return { record: result.data };
+  const issue = toIssues(result.error.issues, value)[0];
+  return { reason: issue ? `${formatPath(issue.path)}: ${issue.message}` : 'not a log record' };
+}
+
+/** Parse one line into a record, or say why it is not one (no line content in the reason). */
+export function parseLine(text: string): { record: LogRecord } | { reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { reason: 'not valid JSON' };
+  }
+  return checkRecord(value);
+}
+
+export interface LogReadOptions extends ReadOptions {
+  /** The `seq` the first record must have (0, or a fork's base). Read from the first record when absent. */
+  readonly firstSeq?: number;
+}
+
+/**
+ * Stream the records of the log at `path`.
+ * @throws {CorruptLogError} in strict mode, at the first bad line (not for a torn last line).
+ */
+export async function* readLog(fs: FileSystem, path: string, options: LogReadOptions = {}): AsyncGenerator<LogRecord> {
+  const strict = (options.mode ?? 'strict') === 'strict';
+  const upTo = options.upToSeq ?? Infinity;
+  const report = (issue: LogIssue): void => options.onIssue?.(issue);
+  const fd = await fs.open(path, READ_FLAGS);
+  try {
+    let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let start = 0; // start of the unconsumed bytes in `buffer`
+    let end = 0; // end of valid bytes in `buffer`
+    let position = 0; // file offset of the next read
+    let lineNo = 0;
+    let expected = options.firstSeq;
+    let eof = false;
+    let first = true;
+    while (true) {
+      // Find the next complete line in the buffer.
+      const nl = buffer.indexOf(NEWLINE, start);
+      if (nl === -1 || nl >= end) {
+        if (eof) {
+          if (end > start) {
+            report({ kind: 'torn_tail', path, line: lineNo + 1, detail: `${end - start} bytes after the last newline` });
+          }
+          return;
+        }
+        // Move the partial line to the front, grow if one line fills the buffer, then read more.
+        if (start > 0) {
+          buffer.copy(buffer, 0, start, end);
+          end -= start;
+          start = 0;
+        }
+        if (end === buffer.length) {
+          const bigger = Buffer.allocUnsafe(buffer.length * 2);
+          buffer.copy(bigger, 0, 0, end);
+          buffer = bigger;
+        }
+        const n = await fs.read(fd, buffer, end, buffer.length - end, position);
+        if (n === 0) eof = true;
+        position += n;
+        end += n;
+        continue;
+      }
+      lineNo++;
+      let lineStart = start;
+      start = nl + 1;
+      if (first) {
+        first = false;
+        if (buffer[lineStart] === 0xef && buffer[lineStart + 1] === 0xbb && buffer[lineStart + 2] === 0xbf) {
+          report({ kind: 'bom', path, line: 1, detail: 'UTF-8 byte-order mark skipped' });
+          lineStart += 3;
+        }
+      }
+      const parsed = parseLine(buffer.toString('utf8', lineStart, nl));
+      if ('reason' in parsed) {
+        if (strict) throw new CorruptLogError(path, lineNo, parsed.reason);
+        report({ kind: 'bad_line', path, line: lineNo, detail: parsed.reason });
+        continue;
+      }
+      const record = parsed.record;
+      if (lineNo === 1 && record.type !== 'session_meta') {
+        const reason = 'the first record is not session_meta';
+        if (strict) throw new CorruptLogError(path, lineNo, reason);
+        report({ kind: 'bad_line', path, line: lineNo, detail: reason });
+      }
+      if (expected === undefined) expected = record.seq;
+      if (record.seq !== expected) {
+        const duplicate = record.seq < expected;
+        const reason = duplicate
+          ? `seq ${record.seq} repeats (expected ${expected})`
+          : `seq ${record.seq} skips ahead (expected ${expected})`;
+        if (strict) throw new CorruptLogError(path, lineNo, reason);
+        report({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', path, line: lineNo, detail: reason });
+        if (duplicate) continue;
+      }
+      expected = record.seq + 1;
+      if (record.seq > upTo) return;
+      yield record;
+    }
+  } finally {
+    await fs.close(fd).catch(() => {});
+  }
+}

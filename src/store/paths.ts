@@ -1,0 +1,56 @@
+/**
+ * The file store's layout (SPEC §5):
+ *
+ *   <home>/sessions/YYYY/MM/DD/<id>.jsonl   active conversations
+ *   <home>/archived/YYYY/MM/DD/<id>.jsonl   archived conversations
+ *   <log>.torn                              bytes cut from a torn last line
+ *
+ * The date is the UTC creation date encoded in the id (a ULID), so a log's path follows
+ * from its id without scanning. Ids are validated before any path is built.
+ */
+import { join } from 'node:path';
+import { assertConversationId, idTime } from '../protocol/ids.js';
+
+/** Directory mode: owner only. */
+export const DIR_MODE = 0o700;
+/** File mode: owner read/write only. */
+export const FILE_MODE = 0o600;
+
+export const SESSIONS_DIR = 'sessions';
+export const ARCHIVED_DIR = 'archived';
+
+/** The `YYYY/MM/DD` parts of a conversation's creation date (UTC). */
+export function dayParts(id: string): [string, string, string] {
+  const d = new Date(idTime(id));
+  return [
+    String(d.getUTCFullYear()).padStart(4, '0'),
+    String(d.getUTCMonth() + 1).padStart(2, '0'),
+    String(d.getUTCDate()).padStart(2, '0'),
+  ];
+}
+
+/** Paths of a store rooted at `home`. */
+export class StorePaths {
+  constructor(readonly home: string) {}
+
+  /** The directory holding active (`archived = false`) or archived logs. */
+  root(archived: boolean): string {
+    return join(this.home, archived ? ARCHIVED_DIR : SESSIONS_DIR);
+  }
+
+  /** The directory of a conversation's log. @throws {InvalidIdError} */
+  dayDir(id: string, archived: boolean): string {
+    assertConversationId(id);
+    return join(this.root(archived), ...dayParts(id));
+  }
+
+  /** The log of a conversation. @throws {InvalidIdError} */
+  log(id: string, archived: boolean): string {
+    return join(this.dayDir(id, archived), `${id}.jsonl`);
+  }
+
+  /** The side file keeping bytes cut from a torn last line. */
+  torn(logPath: string): string {
+    return `${logPath}.torn`;
+  }
+}

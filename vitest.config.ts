@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    pool: 'forks',
+    // Failures of listeners or timers must surface, not vanish.
+    dangerouslyIgnoreUnhandledErrors: false,
+  },
+});
