@@ -15,6 +15,7 @@
  * messages to the persistence actor, the turn child, and emitted events.
  */
 import {
+  and,
   setup,
   type ActorRefFrom,
   type AnyActorRef,
@@ -386,17 +387,21 @@ function turnEnded(ctx: ConversationContext, outcome: TurnOutcome): Step {
 function storeFailed(ctx: ConversationContext, e: Extract<PersistReply, { type: 'persist.failed' }>): Step {
   const turn = ctx.turn;
   const failure: PersistFailure = e.error;
+  // A running turn is interrupted and run again on `retry`; a turn that already ended only
+  // needs its records written, which `retry` does.
+  const live = turn !== null && ctx.ending === null;
   return {
     ctx: {
       error: {
         kind: 'store',
         message: failure.message,
         code: failure.code,
-        retry: turn && turn.kind !== 'compact' ? { kind: turn.kind, input: turn.input, failedTurnId: turn.id } : null,
+        retry: live && turn.kind !== 'compact' ? { kind: turn.kind, input: turn.input, failedTurnId: turn.id } : null,
       },
+      ...(live ? {} : { turn: null, ending: null }),
     },
     emit: [{ type: 'error', message: `could not write the conversation log: ${failure.message}` }],
-    toTurn: turn ? [{ type: 'interrupt', reason: 'store_failure' }] : [],
+    toTurn: live ? [{ type: 'interrupt', reason: 'store_failure' }] : [],
   };
 }
 
@@ -553,6 +558,7 @@ const base = setup({
   actors: { turn: turnMachine },
   guards: {
     hasOpenTurn: ({ context }) => context.turn !== null,
+    noOpenTurn: ({ context }) => context.turn === null,
     hasQueue: ({ context }) => context.queue.length > 0,
     hasError: ({ context }) => context.error !== null,
     hasPending: ({ context }) => context.turn !== null && Object.keys(context.turn.pending).length > 0,
@@ -752,13 +758,17 @@ export const conversationMachine = base.extend({
     /** A turn or a store write failed. Never a dead end: retry, reset, new input or close. */
     error: {
       on: {
-        retry: { target: 'retrying', actions: 'retry' },
-        reset: { target: 'settling', actions: 'reset' },
-        user_input: { guard: 'notReject', target: 'active', actions: ['reset', 'startInput'] },
-        compact: { target: 'active', actions: ['reset', 'startCompact'] },
+        // While a turn interrupted by a store failure is still ending, nothing new may start.
+        retry: { guard: 'noOpenTurn', target: 'retrying', actions: 'retry' },
+        reset: { guard: 'noOpenTurn', target: 'settling', actions: 'reset' },
+        user_input: [
+          { guard: and(['hasOpenTurn', 'notReject']), actions: 'queueInput' },
+          { guard: 'notReject', target: 'active', actions: ['reset', 'startInput'] },
+        ],
+        compact: { guard: 'noOpenTurn', target: 'active', actions: ['reset', 'startCompact'] },
         override_turn_context: { actions: 'overrideContext' },
         set_name: { actions: 'setName' },
-        shutdown: { target: 'closing', actions: ['reset', 'requestClose'] },
+        shutdown: { guard: 'noOpenTurn', target: 'closing', actions: ['reset', 'requestClose'] },
         // A turn interrupted by a store failure ends here; its end record waits with the rest.
         'xstate.done.actor.turn': { actions: 'turnEndedInError' },
         'xstate.error.actor.turn': { actions: 'turnEndedInError' },

@@ -145,6 +145,14 @@ export const turnMachine = setup({
       const { callId, item } = event as Extract<TurnEvent, { type: 'runner.approval' }>;
       return { type: 'turn.approval', callId, item };
     }),
+    reportItem: sendParent(({ event }): TurnReport => {
+      const { phase, item } = event as Extract<TurnEvent, { type: 'runner.item' }>;
+      return { type: 'turn.item', phase, item };
+    }),
+    reportCompaction: sendParent(({ event }): TurnReport => {
+      const { summary, keptFromSeq, keptTurns, nextItem } = event as Extract<TurnEvent, { type: 'runner.compacted' }>;
+      return { type: 'turn.compacted', summary, keptFromSeq, keptTurns, nextItem };
+    }),
     abortSignal: ({ context }) => {
       if (!context.controller.signal.aborted) context.controller.abort(context.reason ?? 'interrupted');
     },
@@ -219,20 +227,12 @@ export const turnMachine = setup({
       },
       on: {
         'runner.item': {
-          actions: sendParent(({ event }): TurnReport => ({ type: 'turn.item', phase: event.phase, item: event.item })),
+          actions: 'reportItem',
         },
         'runner.usage': {
           actions: assign({ usage: ({ context, event }) => addUsage(context.usage, event.usage) }),
         },
-        'runner.compacted': {
-          actions: sendParent(({ event }): TurnReport => ({
-            type: 'turn.compacted',
-            summary: event.summary,
-            keptFromSeq: event.keptFromSeq,
-            keptTurns: event.keptTurns,
-            nextItem: event.nextItem,
-          })),
-        },
+        'runner.compacted': { actions: 'reportCompaction' },
         steer: {
           actions: [
             assign({ steered: ({ context, event }) => [...context.steered, event.input] }),

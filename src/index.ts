@@ -61,3 +61,6 @@ export { turnMachine } from '../machines/turn.machine.js';
 export { supervisorMachine, DEFAULT_RESTART_POLICY } from '../machines/supervisor.machine.js';
 export type { RestartPolicy } from '../machines/supervisor.machine.js';
 export { persistenceMachine } from '../machines/persistence.machine.js';
+
+export { toMermaid, describeGuard } from './diagram.js';
+export type { DiagramOptions } from './diagram.js';

@@ -25,31 +25,83 @@ export function elideMiddle(text: string, max: number): string {
   if (bytes <= max) return text;
   const buf = Buffer.from(text);
   const half = Math.floor(max / 2);
-  const head = buf.subarray(0, half).toString('utf8');
-  const tail = buf.subarray(buf.length - half).toString('utf8');
-  return `${head}\n… ${bytes - 2 * half} bytes elided …\n${tail}`;
+  return joinEnds(buf.subarray(0, half), buf.subarray(buf.length - half), bytes - 2 * half);
+}
+
+function joinEnds(head: Buffer, tail: Buffer, elided: number): string {
+  return `${head.toString('utf8')}\n… ${elided} bytes elided …\n${tail.toString('utf8')}`;
+}
+
+/**
+ * Output kept within a byte budget while it streams: the first half of the budget, and a
+ * rolling last half, so memory stays bounded however much a command prints.
+ */
+class BoundedOutput {
+  readonly #half: number;
+  readonly #max: number;
+  #head: Buffer[] = [];
+  #headSize = 0;
+  #tail: Buffer[] = [];
+  #tailSize = 0;
+  #total = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+    this.#half = Math.floor(max / 2);
+  }
+
+  push(chunk: Buffer): void {
+    this.#total += chunk.length;
+    if (this.#headSize < this.#half) {
+      const take = Math.min(chunk.length, this.#half - this.#headSize);
+      this.#head.push(chunk.subarray(0, take));
+      this.#headSize += take;
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return;
+    }
+    this.#tail.push(chunk);
+    this.#tailSize += chunk.length;
+    // Drop whole chunks from the front while the rest still covers the last half (plus what the whole needs).
+    while (this.#tail.length > 1 && this.#tailSize - (this.#tail[0]?.length ?? 0) >= this.#max - this.#half) {
+      this.#tailSize -= this.#tail.shift()?.length ?? 0;
+    }
+  }
+
+  text(extra = ''): string {
+    const head = Buffer.concat(this.#head);
+    const tail = Buffer.concat(this.#tail);
+    if (this.#total <= this.#max) return `${Buffer.concat([head, tail]).toString('utf8')}${extra}`;
+    const last = tail.subarray(Math.max(0, tail.length - this.#half));
+    return `${joinEnds(head, last, this.#total - head.length - last.length)}${extra}`;
+  }
 }
 
 /** Run `command` with `/bin/sh -c`. Never rejects: failures are reported as exit codes and output. */
 export function runCommand(command: string, options: CommandOptions): Promise<CommandResult> {
   const max = options.maxOutputBytes ?? 64 * 1024;
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const output = new BoundedOutput(max);
     let timedOut = false;
     // Loaded on first use: most turns run no command, and a CLI process should not pay for it.
     const { spawn } = process.getBuiltinModule('node:child_process');
-    const child = spawn('/bin/sh', ['-c', command], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer): void => {
-      // Keep a little over twice the limit so both ends survive elision.
-      if (size < max * 2 + 1024) chunks.push(chunk);
-      size += chunk.length;
-    };
+    // Its own process group, so that stopping it stops what the shell started too.
+    const child = spawn('/bin/sh', ['-c', command], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const keep = (chunk: Buffer): void => output.push(chunk);
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    const signalGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    let killed = false;
     const kill = (): void => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 500).unref();
+      if (killed) return;
+      killed = true;
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL'), 500).unref();
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -57,13 +109,19 @@ export function runCommand(command: string, options: CommandOptions): Promise<Co
     }, options.timeoutMs ?? 30_000);
     timer.unref();
     options.signal.addEventListener('abort', kill, { once: true });
+    let finished = false;
     const finish = (exitCode: number, extra = ''): void => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       options.signal.removeEventListener('abort', kill);
-      const text = Buffer.concat(chunks).toString('utf8') + extra;
-      resolve({ output: elideMiddle(text, max), exitCode });
+      resolve({ output: output.text(extra), exitCode });
     };
     child.on('error', (err) => finish(127, `${err.message}\n`));
+    // Once stopped, do not wait for pipes a runaway grandchild may still hold open.
+    child.on('exit', () => {
+      if (killed) setTimeout(() => finish(options.signal.aborted ? 130 : 124), 100).unref();
+    });
     child.on('close', (code, signal) => {
       if (timedOut) return finish(124, `\n(timed out after ${options.timeoutMs ?? 30_000} ms)\n`);
       if (options.signal.aborted) return finish(130);

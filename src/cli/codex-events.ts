@@ -6,9 +6,17 @@
  * events are not part of it; an interrupted turn prints no end event, as in Codex.
  */
 import type { ThreadEvent } from '../protocol/events.js';
-import type { ThreadItem } from '../protocol/items.js';
+import type { ThreadItem, ToolStatus } from '../protocol/items.js';
 
 type CodexItem = Record<string, unknown> & { id: string; type: string };
+
+/**
+ * The status of a file change or MCP call as Codex prints it: its `PatchApplyStatus` and
+ * `McpToolCallStatus` have no `declined` (only commands do), so a declined one shows as failed.
+ */
+function codexStatus(status: ToolStatus): 'in_progress' | 'completed' | 'failed' {
+  return status === 'declined' ? 'failed' : status;
+}
 
 /** An item as Codex exec prints it, or null for items Codex does not print. */
 export function codexItem(item: ThreadItem): CodexItem | null {
@@ -19,13 +27,10 @@ export function codexItem(item: ThreadItem): CodexItem | null {
       const { call_id: _, ...rest } = item;
       return rest;
     }
-    case 'file_change': {
-      const { call_id: _, ...rest } = item;
-      return rest;
-    }
+    case 'file_change':
     case 'mcp_tool_call': {
       const { call_id: _, ...rest } = item;
-      return rest;
+      return { ...rest, status: codexStatus(item.status) };
     }
     case 'tool_call':
       // Codex has no generic tool item: a tool of the agent's own shows as an MCP call on server "local".
@@ -36,7 +41,7 @@ export function codexItem(item: ThreadItem): CodexItem | null {
         tool: item.name,
         arguments: item.arguments,
         ...(item.output !== undefined ? { result: { content: [{ type: 'text', text: item.output }], structured_content: null } } : {}),
-        status: item.status === 'declined' ? 'failed' : item.status,
+        status: codexStatus(item.status),
       };
     default:
       return item as CodexItem;

@@ -13,19 +13,31 @@ export class UsageError extends Error {
 export type ConfigValue = string | number | boolean | null | ConfigValue[] | { [key: string]: ConfigValue };
 export type ConfigTable = { [key: string]: ConfigValue };
 
+/** One part of a dotted key. `__proto__` would reach `Object.prototype` instead of the table. */
+function validPart(part: string): boolean {
+  return /^[A-Za-z0-9_-]+$/.test(part) && part !== '__proto__';
+}
+
+/** The dotted key of an override, split. @throws {UsageError} when it has no `=` or a bad key. */
+function keyParts(override: string): string[] {
+  const eq = override.indexOf('=');
+  const parts = eq === -1 ? [] : override.slice(0, eq).trim().split('.');
+  if (parts.length === 0 || !parts.every(validPart)) {
+    throw new UsageError(`invalid --config ${JSON.stringify(override)}: expected key=value (e.g. model="local")`);
+  }
+  return parts;
+}
+
 /**
  * Parse `key=value` overrides into one table (later overrides win).
- * @throws {UsageError} for an override without `=` or with an empty key.
+ * @throws {UsageError} for an override without `=`, or with an empty or malformed key
+ * (an empty dotted part, a character outside `A-Za-z0-9_-`, or `__proto__`).
  */
 export function parseOverrides(overrides: readonly string[]): ConfigTable {
   const table: ConfigTable = {};
   for (const override of overrides) {
-    const eq = override.indexOf('=');
-    const key = eq === -1 ? '' : override.slice(0, eq).trim();
-    if (eq === -1 || key === '' || !/^[A-Za-z0-9_.-]+$/.test(key)) {
-      throw new UsageError(`invalid --config ${JSON.stringify(override)}: expected key=value (e.g. model="local")`);
-    }
-    const raw = override.slice(eq + 1).trim();
+    const parts = keyParts(override);
+    const raw = override.slice(override.indexOf('=') + 1).trim();
     let value: ConfigValue;
     try {
       value = (parse(`v = ${raw}`) as { v: ConfigValue }).v;
@@ -33,7 +45,6 @@ export function parseOverrides(overrides: readonly string[]): ConfigTable {
       value = raw;
     }
     let target = table;
-    const parts = key.split('.');
     for (const part of parts.slice(0, -1)) {
       const next = target[part];
       if (typeof next !== 'object' || next === null || Array.isArray(next)) target[part] = {};

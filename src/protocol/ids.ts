@@ -6,6 +6,7 @@ import { decodeTime, monotonicFactory } from 'ulid';
 import { InvalidIdError } from '../errors.js';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const ULID_ANY_CASE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 const next = monotonicFactory();
 
 /** A new conversation id (monotonic within this process). */
@@ -19,12 +20,13 @@ export function isConversationId(value: unknown): value is string {
 }
 
 /**
- * Check an id before it is used to build a path.
+ * Check an id before it is used to build a path, and return it in canonical (upper) case:
+ * ULIDs are case-insensitive, so `01hx…` names the same conversation as `01HX…`.
  * @throws {InvalidIdError} when `value` is not a ULID.
  */
 export function assertConversationId(value: string): string {
-  if (!isConversationId(value)) throw new InvalidIdError(String(value));
-  return value;
+  if (typeof value !== 'string' || !ULID_ANY_CASE.test(value)) throw new InvalidIdError(String(value));
+  return value.toUpperCase();
 }
 
 /** The creation time encoded in a conversation id (ms since the epoch). */

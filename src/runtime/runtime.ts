@@ -114,7 +114,8 @@ export class Runtime {
   readonly #options: RuntimeOptions;
   readonly #residents = new Map<string, Conversation>();
   readonly #loading = new Map<string, Promise<Conversation>>();
-  readonly #spawning = new Map<string, ConversationFold>();
+  /** Conversations the supervisor was asked to spawn: their fold, and who waits for the handle. */
+  readonly #spawning = new Map<string, { fold: ConversationFold; ready?: (handle: Conversation) => void }>();
   readonly #persistence;
   readonly #supervisor;
   readonly #conversationLogic;
@@ -166,9 +167,21 @@ export class Runtime {
     }
   }
 
+  /**
+   * The supervisor's spawn effect. The actor is created once the supervisor's transition is
+   * over (a microtask later): an actor's own built-in actions must not run inside another
+   * actor's custom action.
+   */
   #spawn(id: string, origin: SpawnOrigin, input: ConversationInput): void {
-    const fold = this.#spawning.get(id) ?? new ConversationFold();
+    const pending = this.#spawning.get(id);
     this.#spawning.delete(id);
+    queueMicrotask(() => {
+      const handle = this.#create(id, origin, input, pending?.fold ?? new ConversationFold());
+      pending?.ready?.(handle);
+    });
+  }
+
+  #create(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Conversation {
     const handle =
       this.#residents.get(id) ??
       new Conversation(id, fold, { report: (err, cid) => this.#report(err, cid), newId: newConversationId });
@@ -188,6 +201,7 @@ export class Runtime {
     handle.attach(actor, origin === 'start' ? undefined : fold);
     this.#residents.set(id, handle);
     actor.start();
+    return handle;
   }
 
   #stop(id: string): void {
@@ -214,7 +228,7 @@ export class Runtime {
       this.#persistence.send({ type: 'discard', conversationId: id });
       await this.store.release(id);
       const fold = await replay(this.store, id, this.#readOptions());
-      this.#spawning.set(id, fold);
+      this.#spawning.set(id, { fold });
       this.#supervisor.send({
         type: 'conversation.spawn',
         id,
@@ -263,13 +277,12 @@ export class Runtime {
     if (this.#closed) throw new RuntimeClosedError();
   }
 
-  /** Spawn through the supervisor and return the handle. */
-  #launch(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Conversation {
-    this.#spawning.set(id, fold);
-    this.#supervisor.send({ type: 'conversation.spawn', id, origin, input });
-    const handle = this.#residents.get(id);
-    if (!handle) throw new ColloquyError('spawn_failed', `conversation ${id} could not be spawned`);
-    return handle;
+  /** Spawn through the supervisor; resolves with the handle once the actor runs. */
+  #launch(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Promise<Conversation> {
+    return new Promise((resolve) => {
+      this.#spawning.set(id, { fold, ready: resolve });
+      this.#supervisor.send({ type: 'conversation.spawn', id, origin, input });
+    });
   }
 
   /** Wait until a new conversation's `session_meta` is durable; on failure, undo the start. */
@@ -317,7 +330,7 @@ export class Runtime {
       ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
       source: 'colloquy',
     };
-    const handle = this.#launch(id, 'start', { id, persistence: this.#persistence, create: { meta, seq: 0 } }, new ConversationFold());
+    const handle = await this.#launch(id, 'start', { id, persistence: this.#persistence, create: { meta, seq: 0 } }, new ConversationFold());
     return this.#created(handle);
   }
 
@@ -327,9 +340,9 @@ export class Runtime {
    * @throws {InvalidIdError} for a malformed id; {@link SessionNotFoundError} when it does not exist.
    * @throws {CorruptLogError} when its log has a bad line (strict mode).
    */
-  async resume(id: string): Promise<Conversation> {
+  async resume(conversationId: string): Promise<Conversation> {
     this.#open();
-    assertConversationId(id);
+    const id = assertConversationId(conversationId);
     const resident = this.#residents.get(id);
     if (resident && resident.state !== 'closed') return resident;
     const loading = this.#loading.get(id);
@@ -356,9 +369,9 @@ export class Runtime {
    * @throws {InvalidOpError} when `beforeUserTurn` is beyond the last turn + 1.
    * @throws {SessionNotFoundError} when the source does not exist.
    */
-  async fork(id: string, options: ForkOptions = {}): Promise<Conversation> {
+  async fork(conversationId: string, options: ForkOptions = {}): Promise<Conversation> {
     this.#open();
-    assertConversationId(id);
+    const id = assertConversationId(conversationId);
     const o = parseOrThrow(ForkOptionsSchema, options, 'fork options');
     const source = await replay(this.store, id, { ...this.#readOptions(), transcript: true });
     const userTurns = source.transcript.filter((t) => t.kind === 'regular');
@@ -391,7 +404,7 @@ export class Runtime {
       source: 'colloquy',
     };
     const restore = { ...base, queue: [], openTurn: null, failed: null, ...(o.name !== undefined ? { name: o.name } : {}) };
-    const handle = this.#launch(childId, 'fork', { id: childId, persistence: this.#persistence, create: { meta, seq: cut }, restore }, fold);
+    const handle = await this.#launch(childId, 'fork', { id: childId, persistence: this.#persistence, create: { meta, seq: cut }, restore }, fold);
     return this.#created(handle);
   }
 
@@ -406,9 +419,9 @@ export class Runtime {
    * process writes it).
    * @throws {SessionNotFoundError} when it does not exist.
    */
-  async read(id: string): Promise<ConversationRecord> {
+  async read(conversationId: string): Promise<ConversationRecord> {
     this.#open();
-    assertConversationId(id);
+    const id = assertConversationId(conversationId);
     const fold = await replay(this.store, id, { ...this.#readOptions(), transcript: true });
     if (!fold.meta || !fold.config) throw new SessionNotFoundError(id, this.store.description);
     return {
@@ -423,7 +436,7 @@ export class Runtime {
 
   /** The resident conversation with this id, if it is loaded. */
   get(id: string): Conversation | undefined {
-    return this.#residents.get(id);
+    return this.#residents.get(id.toUpperCase());
   }
 
   /** Conversations loaded now. */
@@ -434,19 +447,19 @@ export class Runtime {
   /** Archive a conversation (it leaves the default listing; resume still works). */
   async archive(id: string): Promise<void> {
     this.#open();
-    await this.store.archive(id);
+    await this.store.archive(assertConversationId(id));
   }
 
   /** Bring an archived conversation back. */
   async unarchive(id: string): Promise<void> {
     this.#open();
-    await this.store.unarchive(id);
+    await this.store.unarchive(assertConversationId(id));
   }
 
   /** Delete a conversation for good (closing it first if it is loaded). */
-  async delete(id: string): Promise<void> {
+  async delete(conversationId: string): Promise<void> {
     this.#open();
-    assertConversationId(id);
+    const id = assertConversationId(conversationId);
     const resident = this.#residents.get(id);
     if (resident) await resident.close();
     await this.store.delete(id);

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import PQueue from 'p-queue';
-import { CorruptLogError, SessionNotFoundError, StoreError } from '../errors.js';
+import { ColloquyError, CorruptLogError, SessionNotFoundError, StoreError } from '../errors.js';
 import { assertConversationId, isConversationId } from '../protocol/ids.js';
 import type { LogRecord } from '../protocol/records.js';
 import { APPEND_FLAGS, CREATE_FLAGS, errnoOf, nodeFileSystem, READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
@@ -75,6 +75,22 @@ function describe(err: unknown): string {
   return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
+/**
+ * The outcome error of a failed append to the log at `where`: a Colloquy error keeps its
+ * code (`corrupt_log`, `invalid_id`, `session_not_found`…) and, when it already names the
+ * file, its message; anything else is a `store_error` naming the file and the errno.
+ */
+function failureOf(err: unknown, where: string): { message: string; code: string } {
+  if (err instanceof StoreError && err.path !== undefined) return { message: err.message, code: err.code };
+  if (err instanceof ColloquyError) return { message: `${where}: ${err.message}`, code: err.code };
+  return { message: `${where}: ${describe(err)}`, code: 'store_error' };
+}
+
+/** Length of a UTF-8 byte-order mark at the start of `bytes` (3), or 0. */
+function bomLength(bytes: Uint8Array): number {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+}
+
 /** A `Store` of JSONL files under a home directory. */
 export class FileStore implements Store {
   readonly description: string;
@@ -124,7 +140,8 @@ export class FileStore implements Store {
         const outcome = outcomes[index];
         if (reason === undefined || !outcome || !outcome.ok) continue;
         const first = entries[index]?.records[0]?.seq ?? 0;
-        await this.#discard(outcome.conversationId);
+        // Its directory entry is not durable: remove the log, so none of its records remain and a retry can create it again.
+        await this.#discard(outcome.conversationId, true);
         outcomes[index] = {
           conversationId: outcome.conversationId,
           ok: false,
@@ -188,15 +205,11 @@ export class FileStore implements Store {
     } catch (err) {
       if (writer) {
         writer.busy--;
-        await this.#discard(id);
+        // A log this commit created holds nothing acknowledged: remove it, so a retry can create it again.
+        await this.#discard(id, writer.size === 0);
       }
       const where = path || (isConversationId(id) ? this.paths.log(id, false) : id);
-      return {
-        conversationId: id,
-        ok: false,
-        firstSeq: first.seq,
-        error: { message: `${where}: ${describe(err)}`, code: err instanceof CorruptLogError ? 'corrupt_log' : 'store_error' },
-      };
+      return { conversationId: id, ok: false, firstSeq: first.seq, error: failureOf(err, where) };
     }
   }
 
@@ -261,6 +274,7 @@ export class FileStore implements Store {
         const line = await this.#countLines(path, kept);
         this.#onIssue?.({ kind: 'torn_tail', path, line: line + 1, detail: `${torn.length} bytes moved to ${tornPath}` });
         size = kept;
+        window = Math.min(size, TAIL_BYTES);
         if (lastNl === -1) throw new CorruptLogError(path, 1, 'the log holds no complete record');
         continue;
       }
@@ -270,7 +284,9 @@ export class FileStore implements Store {
         window = Math.min(size, window * 4);
         continue;
       }
-      const parsed = parseLine(tail.toString('utf8', prevNl + 1, lastNl));
+      // A first line (the window then starts at the file's start) may begin with a BOM.
+      const lineStart = prevNl === -1 ? bomLength(tail) : prevNl + 1;
+      const parsed = parseLine(tail.toString('utf8', lineStart, lastNl));
       if ('reason' in parsed) {
         const line = await this.#countLines(path, size);
         throw new CorruptLogError(path, line, parsed.reason);
@@ -321,12 +337,16 @@ export class FileStore implements Store {
     await this.#fs.close(writer.fd).catch(() => {});
   }
 
-  /** Close and forget a writer after a failure, so the next append re-checks the log. */
-  async #discard(id: string): Promise<void> {
+  /**
+   * Close and forget a writer after a failure, so the next append re-checks the log;
+   * with `remove`, also delete its log (one just created, holding nothing acknowledged).
+   */
+  async #discard(id: string, remove = false): Promise<void> {
     const writer = this.#writers.get(id);
     if (!writer) return;
     this.#writers.delete(id);
     await this.#fs.close(writer.fd).catch(() => {});
+    if (remove) await this.#fs.unlink(writer.path).catch(() => {});
   }
 
   #scheduleFsync(intervalMs: number): void {
@@ -356,8 +376,8 @@ export class FileStore implements Store {
 
   // ——— reading ———
 
-  async #locate(id: string): Promise<{ path: string; archived: boolean }> {
-    assertConversationId(id);
+  async #locate(raw: string): Promise<{ path: string; archived: boolean }> {
+    const id = assertConversationId(raw);
     const open = this.#writers.get(id);
     if (open) return { path: open.path, archived: open.archived };
     const active = this.paths.log(id, false);
@@ -394,8 +414,7 @@ export class FileStore implements Store {
       while (true) {
         const buffer = Buffer.allocUnsafe(size);
         const n = await this.#fs.read(fd, buffer, 0, size, 0);
-        let startAt = 0;
-        if (buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) startAt = 3;
+        const startAt = bomLength(buffer.subarray(0, n));
         const nl = buffer.subarray(0, n).indexOf(0x0a);
         if (nl === -1) {
           if (n < size) throw new CorruptLogError(path, 1, 'the log holds no complete record');

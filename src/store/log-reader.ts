@@ -11,9 +11,10 @@
  *   (`strict`), or is skipped and reported (`lenient`).
  * - `seq` must start at the log's base and increase by one; gaps and duplicates are bad lines.
  */
+import type * as z from 'zod/mini';
 import { CorruptLogError, formatPath } from '../errors.js';
 import { LogRecordSchema, type LogRecord } from '../protocol/records.js';
-import { fast, toIssues } from '../protocol/validate.js';
+import { describeIssue, fast } from '../protocol/validate.js';
 import type { FileSystem } from './fs.js';
 import { READ_FLAGS } from './fs.js';
 import type { LogIssue, ReadOptions } from './store.js';
@@ -23,12 +24,27 @@ export const CHUNK_BYTES = 256 * 1024;
 
 const NEWLINE = 0x0a;
 
+/**
+ * One schema issue in words that never quote the line: the shared wording names an
+ * unexpected discriminator value and unknown keys, which are the line's content (and may be
+ * secrets), so those two are described without them.
+ */
+function describeWithoutContent(issue: z.core.$ZodIssue, value: unknown): string {
+  if (issue.code === 'unrecognized_keys') return issue.keys.length > 1 ? 'unknown fields' : 'unknown field';
+  const union = issue as z.core.$ZodIssue & { discriminator?: string; options?: unknown[] };
+  if (issue.code === 'invalid_union' && union.discriminator !== undefined) {
+    const known = (union.options ?? []).map((o) => JSON.stringify(o)).join(', ');
+    return `unexpected value (expected one of ${known})`;
+  }
+  return describeIssue(issue, value);
+}
+
 /** The value as a record, or why it is not one (naming the field, never quoting content). */
 export function checkRecord(value: unknown): { record: LogRecord } | { reason: string } {
   const result = fast(LogRecordSchema).safeParse(value);
   if (result.success) return { record: result.data };
-  const issue = toIssues(result.error.issues, value)[0];
-  return { reason: issue ? `${formatPath(issue.path)}: ${issue.message}` : 'not a log record' };
+  const issue = result.error.issues[0];
+  return { reason: issue ? `${formatPath(issue.path)}: ${describeWithoutContent(issue, value)}` : 'not a log record' };
 }
 
 /** Parse one line into a record, or say why it is not one (no line content in the reason). */
@@ -127,6 +143,8 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       expected = record.seq + 1;
       if (record.seq > upTo) return;
       yield record;
+      // Stop right after it: what follows (even a bad or torn line) is not this read's concern.
+      if (record.seq === upTo) return;
     }
   } finally {
     await fs.close(fd).catch(() => {});

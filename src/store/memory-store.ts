@@ -3,7 +3,7 @@
  * Records are kept as objects; nothing survives the process.
  */
 import { SessionNotFoundError } from '../errors.js';
-import { assertConversationId } from '../protocol/ids.js';
+import { assertConversationId, isConversationId } from '../protocol/ids.js';
 import type { LogRecord, SessionMetaPayload } from '../protocol/records.js';
 import { compareListed, matches, paginate, type Listed } from './listing.js';
 import type { CommitEntry, CommitOptions, CommitOutcome, ConversationSummary, ListPage, ListQuery, ReadOptions, Store } from './store.js';
@@ -32,6 +32,10 @@ export class MemoryStore implements Store {
     const first = entry.records[0];
     const last = entry.records[entry.records.length - 1];
     if (!first || !last) return { conversationId: entry.conversationId, ok: true, lastSeq: -1 };
+    // As the file store: a conversation that could never be read back is not stored.
+    if (!isConversationId(entry.conversationId)) {
+      return fail(entry.conversationId, first.seq, `${JSON.stringify(entry.conversationId)} is not a conversation id`, 'invalid_id');
+    }
     let log = this.#logs.get(entry.conversationId);
     if (!log) {
       if (first.type !== 'session_meta') {
@@ -61,8 +65,7 @@ export class MemoryStore implements Store {
   }
 
   async exists(id: string): Promise<boolean> {
-    assertConversationId(id);
-    return this.#logs.has(id);
+    return this.#logs.has(assertConversationId(id));
   }
 
   async list(query: ListQuery = {}): Promise<ListPage> {
@@ -103,8 +106,8 @@ export class MemoryStore implements Store {
     return { summary: summaryOf(log.meta, log.updatedMs, log.archived, log.name), updatedMs: log.updatedMs };
   }
 
-  #get(id: string): Log {
-    assertConversationId(id);
+  #get(raw: string): Log {
+    const id = assertConversationId(raw);
     const log = this.#logs.get(id);
     if (!log) throw new SessionNotFoundError(id, this.description);
     return log;

@@ -40,13 +40,13 @@ export class StorePaths {
 
   /** The directory of a conversation's log. @throws {InvalidIdError} */
   dayDir(id: string, archived: boolean): string {
-    assertConversationId(id);
-    return join(this.root(archived), ...dayParts(id));
+    return join(this.root(archived), ...dayParts(assertConversationId(id)));
   }
 
   /** The log of a conversation. @throws {InvalidIdError} */
   log(id: string, archived: boolean): string {
-    return join(this.dayDir(id, archived), `${id}.jsonl`);
+    const canonical = assertConversationId(id);
+    return join(this.dayDir(canonical, archived), `${canonical}.jsonl`);
   }
 
   /** The side file keeping bytes cut from a torn last line. */
