@@ -387,8 +387,8 @@ function turnEnded(ctx: ConversationContext, outcome: TurnOutcome): Step {
 function storeFailed(ctx: ConversationContext, e: Extract<PersistReply, { type: 'persist.failed' }>): Step {
   const turn = ctx.turn;
   const failure: PersistFailure = e.error;
-  // A running turn is interrupted and run again on `retry`; a turn that already ended only
-  // needs its records written, which `retry` does.
+  // A running turn is interrupted, and `retry` runs it again. A turn that already ended keeps
+  // its end pending: leaving `error` writes the held-back records and then announces it.
   const live = turn !== null && ctx.ending === null;
   return {
     ctx: {
@@ -398,7 +398,6 @@ function storeFailed(ctx: ConversationContext, e: Extract<PersistReply, { type: 
         code: failure.code,
         retry: live && turn.kind !== 'compact' ? { kind: turn.kind, input: turn.input, failedTurnId: turn.id } : null,
       },
-      ...(live ? {} : { turn: null, ending: null }),
     },
     emit: [{ type: 'error', message: `could not write the conversation log: ${failure.message}` }],
     toTurn: live ? [{ type: 'interrupt', reason: 'store_failure' }] : [],
@@ -559,6 +558,7 @@ const base = setup({
   guards: {
     hasOpenTurn: ({ context }) => context.turn !== null,
     noOpenTurn: ({ context }) => context.turn === null,
+    hasEnding: ({ context }) => context.ending !== null,
     hasQueue: ({ context }) => context.queue.length > 0,
     hasError: ({ context }) => context.error !== null,
     hasPending: ({ context }) => context.turn !== null && Object.keys(context.turn.pending).length > 0,
@@ -758,17 +758,28 @@ export const conversationMachine = base.extend({
     /** A turn or a store write failed. Never a dead end: retry, reset, new input or close. */
     error: {
       on: {
-        // While a turn interrupted by a store failure is still ending, nothing new may start.
-        retry: { guard: 'noOpenTurn', target: 'retrying', actions: 'retry' },
-        reset: { guard: 'noOpenTurn', target: 'settling', actions: 'reset' },
+        // A turn whose end could not be written: leaving `error` writes it, then announces it.
+        // A turn interrupted by a store failure that is still ending: nothing new may start.
+        retry: [
+          { guard: 'hasEnding', target: '#conversation.processing.committing', actions: 'reset' },
+          { guard: 'noOpenTurn', target: 'retrying', actions: 'retry' },
+        ],
+        reset: [
+          { guard: 'hasEnding', target: '#conversation.processing.committing', actions: 'reset' },
+          { guard: 'noOpenTurn', target: 'settling', actions: 'reset' },
+        ],
         user_input: [
+          { guard: and(['hasEnding', 'notReject']), target: '#conversation.processing.committing', actions: ['reset', 'queueInput'] },
           { guard: and(['hasOpenTurn', 'notReject']), actions: 'queueInput' },
           { guard: 'notReject', target: 'active', actions: ['reset', 'startInput'] },
         ],
         compact: { guard: 'noOpenTurn', target: 'active', actions: ['reset', 'startCompact'] },
         override_turn_context: { actions: 'overrideContext' },
         set_name: { actions: 'setName' },
-        shutdown: { guard: 'noOpenTurn', target: 'closing', actions: ['reset', 'requestClose'] },
+        shutdown: [
+          { guard: 'hasEnding', target: '#conversation.processing.committing', actions: ['reset', 'requestClose'] },
+          { guard: 'noOpenTurn', target: 'closing', actions: ['reset', 'requestClose'] },
+        ],
         // A turn interrupted by a store failure ends here; its end record waits with the rest.
         'xstate.done.actor.turn': { actions: 'turnEndedInError' },
         'xstate.error.actor.turn': { actions: 'turnEndedInError' },

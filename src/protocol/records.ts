@@ -138,6 +138,17 @@ export type InputQueuedPayload = z.infer<typeof InputQueuedPayloadSchema>;
 export const RolledBackPayloadSchema = z.object({ turns: z.int().check(z.minimum(1)) });
 export type RolledBackPayload = z.infer<typeof RolledBackPayloadSchema>;
 
+/**
+ * A line of a foreign log (e.g. a Codex rollout) that an import could not map to a Colloquy
+ * record, kept verbatim so nothing is lost: `source` names the format (`codex`), `line` is the
+ * original JSON object. The fold ignores it; it is never model-visible history.
+ */
+export const OpaquePayloadSchema = z.object({
+  source: z.string().check(z.minLength(1)),
+  line: z.record(z.string(), z.unknown()),
+});
+export type OpaquePayload = z.infer<typeof OpaquePayloadSchema>;
+
 const envelope = <T extends string, P extends z.ZodMiniType>(type: T, payload: P) =>
   z.object({ ts: z.string(), seq: z.int().check(z.minimum(0)), type: z.literal(type), payload });
 
@@ -152,6 +163,7 @@ export const LogRecordSchema = z.discriminatedUnion('type', [
   envelope('approval_resolved', ApprovalResolvedPayloadSchema),
   envelope('input_queued', InputQueuedPayloadSchema),
   envelope('rolled_back', RolledBackPayloadSchema),
+  envelope('opaque', OpaquePayloadSchema),
 ]);
 /** Any log record. */
 export type LogRecord = z.infer<typeof LogRecordSchema>;
@@ -162,7 +174,7 @@ export type LogRecordOf<T extends LogRecordType> = Extract<LogRecord, { type: T 
 /** The payload of the record with tag `T`. */
 export type RecordPayload<T extends LogRecordType> = LogRecordOf<T>['payload'];
 
-/** Every record kind, in the order SPEC §5 lists them. */
+/** Every record kind, in the order SPEC §5 lists them, then `opaque` (imported lines kept verbatim). */
 export const LOG_RECORD_TYPES: readonly LogRecordType[] = [
   'session_meta',
   'item',
@@ -173,4 +185,5 @@ export const LOG_RECORD_TYPES: readonly LogRecordType[] = [
   'approval_resolved',
   'input_queued',
   'rolled_back',
+  'opaque',
 ];

@@ -473,12 +473,21 @@ export class Conversation implements TurnHost {
           cleanup();
           fail(new ConversationClosedError(this.id));
           return;
+        } else if (event.type === 'error') {
+          cleanup();
+          fail(new StoreError(`${event.message} (the input is kept and runs after retry)`));
+          return;
         } else return;
         if (signal?.aborted) onAbort();
       }
       if ('turn_id' in event && event.turn_id !== turnId) return;
       stream?.push(event);
       switch (event.type) {
+        case 'error':
+          // The log could not be written: the turn is interrupted and its end is not durable.
+          cleanup();
+          fail(new StoreError(`${event.message}; retry runs the turn again`));
+          return;
         case 'item.completed':
           collected.push(event.item);
           return;
@@ -531,7 +540,7 @@ export class Conversation implements TurnHost {
         if ((event.type === 'turn.completed' || event.type === 'turn.aborted' || event.type === 'turn.failed') && event.turn_id === turnId) {
           unlisten();
           resolve();
-        } else if (event.type === 'thread.closed') {
+        } else if (event.type === 'thread.closed' || event.type === 'error') {
           unlisten();
           resolve();
         }
@@ -559,6 +568,11 @@ export class Conversation implements TurnHost {
     const submissionId = this.#deps.newId();
     const outcome = new Promise<void>((resolve, reject) => {
       const unlisten = this.#listen((event) => {
+        if (event.type === 'error') {
+          unlisten();
+          reject(new StoreError(event.message));
+          return;
+        }
         if (!('turn_id' in event) || event.turn_id !== submissionId) return;
         if (event.type === 'turn.completed') {
           unlisten();

@@ -174,6 +174,9 @@ export class ConversationFold {
         return this.#compacted(record.payload);
       case 'rolled_back':
         return this.#rollback(record.payload.turns);
+      case 'opaque':
+        // A foreign line kept verbatim by an import: not part of the conversation's state.
+        return;
     }
   }
 

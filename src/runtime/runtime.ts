@@ -330,6 +330,7 @@ export class Runtime {
       ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
       source: 'colloquy',
     };
+    await this.store.acquire(id);
     const handle = await this.#launch(id, 'start', { id, persistence: this.#persistence, create: { meta, seq: 0 } }, new ConversationFold());
     return this.#created(handle);
   }
@@ -338,6 +339,7 @@ export class Runtime {
    * Resume a conversation from its log: its history, its pending approvals and its queued
    * input come back. Returns the resident conversation if it is already loaded.
    * @throws {InvalidIdError} for a malformed id; {@link SessionNotFoundError} when it does not exist.
+   * @throws {SessionLockedError} naming the holder when another live process writes it.
    * @throws {CorruptLogError} when its log has a bad line (strict mode).
    */
   async resume(conversationId: string): Promise<Conversation> {
@@ -348,11 +350,17 @@ export class Runtime {
     const loading = this.#loading.get(id);
     if (loading) return loading;
     const load = (async () => {
-      const fold = await replay(this.store, id, this.#readOptions());
-      this.#open();
-      const again = this.#residents.get(id);
-      if (again && again.state !== 'closed') return again;
-      return this.#launch(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
+      if (!(await this.store.exists(id))) throw new SessionNotFoundError(id, this.store.description);
+      // Take the write lease first, so the log read is the log this process goes on writing.
+      await this.store.acquire(id);
+      try {
+        const fold = await replay(this.store, id, this.#readOptions());
+        this.#open();
+        return await this.#launch(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
+      } catch (err) {
+        await this.store.release(id).catch(() => {});
+        throw err;
+      }
     })();
     this.#loading.set(id, load);
     try {
@@ -404,6 +412,7 @@ export class Runtime {
       source: 'colloquy',
     };
     const restore = { ...base, queue: [], openTurn: null, failed: null, ...(o.name !== undefined ? { name: o.name } : {}) };
+    await this.store.acquire(childId);
     const handle = await this.#launch(childId, 'fork', { id: childId, persistence: this.#persistence, create: { meta, seq: cut }, restore }, fold);
     return this.#created(handle);
   }

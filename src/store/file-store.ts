@@ -18,6 +18,7 @@ import type { LogRecord } from '../protocol/records.js';
 import { APPEND_FLAGS, CREATE_FLAGS, errnoOf, nodeFileSystem, READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
 import { compareListed, cursorAfter, isAfter, matches, pageSize, parseCursor, type Listed } from './listing.js';
 import { parseLine, readLog } from './log-reader.js';
+import { LeaseManager, type LeaseOptions } from './lease.js';
 import { DIR_MODE, FILE_MODE, StorePaths } from './paths.js';
 import type {
   CommitEntry,
@@ -46,6 +47,8 @@ export interface FileStoreOptions {
   readonly ioConcurrency?: number;
   /** Called for everything found that is not a clean record (torn tails, skipped lines). */
   readonly onIssue?: (issue: LogIssue) => void;
+  /** Write-lease settings. */
+  readonly lease?: LeaseOptions;
 }
 
 /** An open log being appended to. */
@@ -101,6 +104,7 @@ export class FileStore implements Store {
   readonly #queue: PQueue;
   readonly #onIssue: ((issue: LogIssue) => void) | undefined;
   readonly #writers = new Map<string, Writer>();
+  readonly #leases: LeaseManager;
   #fsyncTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -112,6 +116,11 @@ export class FileStore implements Store {
     this.#maxOpen = options.maxOpenFiles ?? 256;
     this.#queue = new PQueue({ concurrency: options.ioConcurrency ?? 32 });
     this.#onIssue = options.onIssue;
+    this.#leases = new LeaseManager(options.home, this.#fs, options.lease);
+  }
+
+  async acquire(id: string): Promise<void> {
+    await this.#leases.acquire(id);
   }
 
   // ——— writing ———
@@ -167,6 +176,9 @@ export class FileStore implements Store {
     let writer: Writer | undefined;
     let path = '';
     try {
+      // Fencing: only the lease holder appends, and it checks it still is before every append.
+      if (this.#leases.held(id)) await this.#leases.verify(id);
+      else await this.#leases.acquire(id);
       writer = this.#writers.get(id) ?? (await this.#openWriter(id, first, dirs, onCreate));
       path = writer.path;
       writer.busy++;
@@ -534,14 +546,17 @@ export class FileStore implements Store {
     await this.#discard(id);
     await this.#fs.unlink(path);
     if (await this.#fs.exists(`${path}.torn`)) await this.#fs.unlink(`${path}.torn`);
+    await this.#leases.remove(id);
     await this.#fs.syncDir(join(path, '..'));
   }
 
   async release(id: string): Promise<void> {
     const writer = this.#writers.get(id);
-    if (!writer || writer.busy > 0) return;
-    this.#writers.delete(id);
-    await this.#closeWriter(writer);
+    if (writer && writer.busy === 0) {
+      this.#writers.delete(id);
+      await this.#closeWriter(writer);
+    }
+    await this.#leases.release(id);
   }
 
   async close(): Promise<void> {
@@ -553,5 +568,6 @@ export class FileStore implements Store {
     const writers = [...this.#writers.values()];
     this.#writers.clear();
     await Promise.all(writers.map((w) => this.#closeWriter(w)));
+    await this.#leases.releaseAll();
   }
 }

@@ -27,6 +27,17 @@ export interface FileSystem {
   unlink(path: string): Promise<void>;
   /** Whether `path` exists. */
   exists(path: string): Promise<boolean>;
+  /** A small file's whole text (UTF-8). */
+  readText(path: string): Promise<string>;
+  /**
+   * Replace a small file atomically: write a temporary file beside it, fsync it, rename it
+   * over `path`, fsync the directory. A crash leaves the old or the new file, never a mix.
+   */
+  writeFileAtomic(path: string, text: string, mode: number): Promise<void>;
+  /** The inode number of `path`. */
+  statIno(path: string): Promise<number>;
+  /** Set a file's access and modification times to now. */
+  touch(path: string): Promise<void>;
 }
 
 const done =
@@ -105,6 +116,29 @@ export const nodeFileSystem: FileSystem = {
     } catch {
       return false;
     }
+  },
+  readText: (path) => fs.promises.readFile(path, 'utf8'),
+  writeFileAtomic: async (path, text, mode) => {
+    const temp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+    const handle = await fs.promises.open(temp, 'w', mode);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.promises.rename(temp, path);
+    } catch (err) {
+      await fs.promises.unlink(temp).catch(() => {});
+      throw err;
+    }
+    await nodeFileSystem.syncDir(dirname(path));
+  },
+  statIno: async (path) => (await fs.promises.stat(path)).ino,
+  touch: async (path) => {
+    const now = new Date();
+    await fs.promises.utimes(path, now, now);
   },
 };
 

@@ -98,6 +98,11 @@ export class MemoryStore implements Store {
     this.#logs.delete(id);
   }
 
+  /** In-process only: there is no other writer to exclude. */
+  async acquire(id: string): Promise<void> {
+    assertConversationId(id);
+  }
+
   async release(_id: string): Promise<void> {}
 
   async close(): Promise<void> {}

@@ -123,7 +123,12 @@ export interface Store {
   unarchive(id: string): Promise<void>;
   /** Remove a conversation for good. @throws {SessionNotFoundError} */
   delete(id: string): Promise<void>;
-  /** Forget what is cached for a conversation that is no longer resident (open files). */
+  /**
+   * Take the conversation's write lease before writing it (idempotent). Reading needs none.
+   * @throws {SessionLockedError} naming the holder when another live process writes it.
+   */
+  acquire(id: string): Promise<void>;
+  /** Give up the conversation's write lease and what is cached for it (open files). */
   release(id: string): Promise<void>;
   /** Flush and release everything. */
   close(): Promise<void>;

@@ -105,8 +105,11 @@ describe('conversation machine (model-based)', () => {
     // Acknowledgements never go backwards.
     expect(after.context.durableSeq).toBeGreaterThanOrEqual(before.context.durableSeq);
     expect(after.context.seq).toBeGreaterThanOrEqual(before.context.seq);
-    // A turn end is announced only once durable: while one is pending, the state is processing.committing.
-    if (after.context.ending) expect(after.value).toEqual({ processing: 'committing' });
+    // A turn end is announced only once durable: while one is pending, the state is
+    // processing.committing (or error, when its records could not be written).
+    if (after.context.ending) {
+      expect(after.value === 'error' ? after.context.error?.kind : after.value).toEqual(after.value === 'error' ? 'store' : { processing: 'committing' });
+    }
     if (before.status === 'done') expect(after.status).toBe('done');
     expect(['idle', 'active', 'processing', 'error', 'closed']).toContain(statusOf(after.value));
   });

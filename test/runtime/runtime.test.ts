@@ -4,6 +4,7 @@ import {
   ConversationClosedError,
   InvalidOpError,
   localAgent,
+  SessionLockedError,
   SessionNotFoundError,
   TurnAbortedError,
   TurnFailedError,
@@ -192,7 +193,10 @@ describe('runtime: approvals', () => {
     const second = runtime({ home, agent });
     const read = await second.read(convo.id);
     expect(read.pending.approvals).toMatchObject([{ callId: request.callId }]);
-    // The first process is gone: drop it without closing its conversation.
+    // While the first runtime holds the write lease, the second cannot take the conversation over.
+    await expect(second.resume(convo.id)).rejects.toBeInstanceOf(SessionLockedError);
+    // The first process "dies": its lease goes (as a dead pid's would), and it never closes the conversation.
+    await first.store.release(convo.id);
     (first as unknown as { shutdown(): Promise<void> }).shutdown = async () => {};
     const resumed = await second.resume(convo.id);
     expect(resumed.pendingApprovals.map((p) => p.callId)).toEqual([request.callId]);

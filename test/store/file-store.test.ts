@@ -178,6 +178,7 @@ describe('FileStore commit', () => {
     const h = harness();
     const id = await created(h.store, 3);
     const before = fs.readFileSync(activeLog(h, id));
+    await h.store.close();
     const other = reopen(h);
     const outcome = failure((await other.store.commit([{ conversationId: id, records: logRecords(id, 2) }], SYNC))[0]);
     expect(outcome.error.message).toContain(activeLog(h, id));
@@ -493,6 +494,7 @@ describe('FileStore corrupt lines', () => {
     const path = activeLog(h, id);
     fs.appendFileSync(path, `{"broken": "${SECRET}"\n`);
     const before = fs.readFileSync(path);
+    await h.store.close();
     const again = reopen(h);
     const outcome = failure((await again.store.commit([{ conversationId: id, records: bodyRecords(3, 3) }], SYNC))[0]);
     expect(outcome.error.code).toBe('corrupt_log');

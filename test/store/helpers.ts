@@ -270,6 +270,22 @@ export class FaultyFileSystem implements FileSystem {
   exists(path: string): Promise<boolean> {
     return this.#call('exists', path, [path], () => this.inner.exists(path));
   }
+
+  readText(path: string): Promise<string> {
+    return this.#call('readText', path, [path], () => this.inner.readText(path));
+  }
+
+  writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
+    return this.#call('writeFileAtomic', path, [path, mode], () => this.inner.writeFileAtomic(path, text, mode));
+  }
+
+  statIno(path: string): Promise<number> {
+    return this.#call('statIno', path, [path], () => this.inner.statIno(path));
+  }
+
+  touch(path: string): Promise<void> {
+    return this.#call('touch', path, [path], () => this.inner.touch(path));
+  }
 }
 
 /** File-mode bits of a path (`0o600`…). */

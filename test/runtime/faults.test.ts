@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { FileStore, localAgent, StoreError, type LogRecord } from '../../src/index.js';
+import { errnoError, FaultyFileSystem } from '../store/helpers.js';
+import { next, runtime, tempHome } from './helpers.js';
+
+function lines(path: string): LogRecord[] {
+  const text = readFileSync(path, 'utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return text.trimEnd().split('\n').map((l) => JSON.parse(l) as LogRecord);
+}
+
+describe('store faults', () => {
+  for (const [op, code] of [
+    ['writeAll', 'ENOSPC'],
+    ['writeAll', 'EIO'],
+    ['fdatasync', 'EIO'],
+    ['fdatasync', 'ENOSPC'],
+  ] as const) {
+    it(`${code} on ${op} while a turn runs: error with a clear message, earlier records intact, retry runs the turn again`, async () => {
+      const home = await tempHome();
+      const fs = new FaultyFileSystem();
+      const store = new FileStore({ home, fs });
+      // A turn that takes a while, so the failure finds it running.
+      const agent = localAgent({ script: { turns: [{ steps: [{ type: 'delay', ms: 150 }, { type: 'message', text: 'answer' }] }], repeat: 'last' } });
+      const rt = runtime({ store, agent });
+      const convo = await rt.start();
+      await convo.run('before the disk filled');
+      const path = store.paths.log(convo.id, false);
+      const before = lines(path);
+
+      fs.inject(op, `${convo.id}.jsonl`, errnoError(code));
+      const failed = next(convo, 'error');
+      const run = convo.run('while the disk is full');
+      await expect(run).rejects.toBeInstanceOf(StoreError);
+      expect((await failed).message).toContain(code);
+      expect((await failed).message).toContain(path);
+      expect(convo.state).toBe('error');
+      expect(convo.info().error).toMatchObject({ kind: 'store' });
+      // Nothing of the failed commit is on disk: exactly the earlier records, whole lines.
+      expect(lines(path)).toEqual(before);
+
+      // Space returns: retry writes what was held back, then runs the turn again.
+      fs.clear();
+      const completed = next(convo, 'turn.completed');
+      await convo.retry();
+      await completed;
+      expect(convo.state).toBe('idle');
+      const after = lines(path);
+      expect(after.map((r) => r.seq)).toEqual(after.map((_, i) => i));
+      const read = await rt.read(convo.id);
+      expect(read.turns.map((t) => t.status)).toEqual(['completed', 'aborted', 'completed']);
+      expect(read.turns[1]?.reason).toBe('store_failure');
+      expect(read.turns[2]?.items[0]).toMatchObject({ type: 'user_message', text: 'while the disk is full' });
+      expect((await convo.run('after')).finalResponse).toBe('answer');
+    });
+  }
+
+  it('a failure after the turn ended holds its end back until retry, then announces it', async () => {
+    const home = await tempHome();
+    const fs = new FaultyFileSystem();
+    const store = new FileStore({ home, fs });
+    const rt = runtime({ store });
+    const convo = await rt.start();
+    await convo.run('one');
+    const path = store.paths.log(convo.id, false);
+    const before = lines(path);
+    // Every write fails until cleared: the whole turn is held back, its end included.
+    fs.inject('fdatasync', `${convo.id}.jsonl`, errnoError('EIO'));
+    const failed = next(convo, 'error');
+    await expect(convo.run('two')).rejects.toBeInstanceOf(StoreError);
+    await failed;
+    expect(lines(path)).toEqual(before);
+    expect(convo.state).toBe('error');
+    fs.clear();
+    const completed = next(convo, 'turn.completed');
+    await convo.retry();
+    await completed;
+    expect(convo.state).toBe('idle');
+    const read = await rt.read(convo.id);
+    expect(read.turns.map((t) => t.status)).toEqual(['completed', 'completed']);
+    expect((await convo.run('three')).finalResponse).toContain('Before that you said: "two"');
+  });
+
+  it('a failure to create the log fails start with a StoreError and leaves nothing behind', async () => {
+    const home = await tempHome();
+    const fs = new FaultyFileSystem();
+    fs.inject('writeAll', '.jsonl', errnoError('ENOSPC'), { times: 1 });
+    const rt = runtime({ store: new FileStore({ home, fs }) });
+    await expect(rt.start()).rejects.toThrow(/could not create conversation .*ENOSPC/);
+    expect((await rt.list()).items).toEqual([]);
+    const convo = await rt.start();
+    expect((await convo.run('now it works')).finalResponse).toContain('Turn 1');
+  });
+});
