@@ -64,3 +64,8 @@ export { persistenceMachine } from '../machines/persistence.machine.js';
 
 export { toMermaid, describeGuard } from './diagram.js';
 export type { DiagramOptions } from './diagram.js';
+
+export { MessageHistory, HistoryLockedError } from './store/history.js';
+export type { HistoryEntry, HistoryIssue, HistoryPersistence, MessageHistoryOptions } from './store/history.js';
+export { LeaseLostError } from './store/lease.js';
+export type { LeaseOptions } from './store/lease.js';

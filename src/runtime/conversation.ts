@@ -81,6 +81,8 @@ export interface ConversationDeps {
   readonly report: (error: unknown, conversationId: string) => void;
   /** New submission ids. */
   readonly newId: () => string;
+  /** A user message was recorded (for the global message history). */
+  readonly onUserMessage?: (conversationId: string, text: string) => void;
 }
 
 interface PendingOp {
@@ -253,7 +255,12 @@ export class Conversation implements TurnHost {
   #emitted(event: ConversationEmitted): void {
     switch (event.type) {
       case '@colloquy.recorded':
-        for (const record of event.records) this.#fold.apply(record);
+        for (const record of event.records) {
+          this.#fold.apply(record);
+          if (record.type === 'item' && record.payload.item.type === 'user_message') {
+            this.#deps.onUserMessage?.(this.id, record.payload.item.text);
+          }
+        }
         return;
       case '@colloquy.durable':
         this.#durable(event.seq);

@@ -18,6 +18,7 @@ import { ApprovalPolicySchema } from '../protocol/ops.js';
 import { LOG_FORMAT_VERSION, MetadataSchema, type ConversationConfig, type LogRecord, type SessionMetaPayload } from '../protocol/records.js';
 import { parseOrThrow } from '../protocol/validate.js';
 import { FileStore } from '../store/file-store.js';
+import { MessageHistory, type HistoryPersistence } from '../store/history.js';
 import type { CommitEntry, Durability, ListPage, ListQuery, LogIssue, Store } from '../store/store.js';
 import { Conversation } from './conversation.js';
 import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from './fold.js';
@@ -48,6 +49,12 @@ export interface RuntimeOptions {
   readonly onError?: (error: unknown, context: { readonly conversationId?: string }) => void;
   /** Things found in logs that are not clean records (torn tails, skipped lines). */
   readonly onLogIssue?: (issue: LogIssue) => void;
+  /**
+   * The global message history (`<home>/history.jsonl`, every user message of every
+   * conversation, as Codex's). `home` defaults to the file store's; with another store and no
+   * `home`, nothing is recorded. `maxBytes` caps the file (bytes; trimmed to 80%).
+   */
+  readonly history?: { readonly home?: string; readonly maxBytes?: number; readonly persistence?: HistoryPersistence };
 }
 
 const StartOptionsSchema = z.strictObject({
@@ -111,6 +118,8 @@ export class Runtime {
   readonly agent: Agent;
   /** When commits are acknowledged. */
   readonly durability: Durability;
+  /** The global message history: `append`, `lookup(id)`, `search(text)`, `list()`. */
+  readonly history: MessageHistory;
   readonly #options: RuntimeOptions;
   readonly #residents = new Map<string, Conversation>();
   readonly #loading = new Map<string, Promise<Conversation>>();
@@ -128,6 +137,12 @@ export class Runtime {
     this.durability = options.durability ?? 'sync';
     this.store = options.store ?? new FileStore({ home: options.home ?? defaultHome(), ...(options.onLogIssue ? { onIssue: options.onLogIssue } : {}) });
     this.agent = options.agent ?? localAgent();
+    const historyHome = options.history?.home ?? (this.store instanceof FileStore ? this.store.paths.home : undefined);
+    this.history = new MessageHistory({
+      home: historyHome ?? defaultHome(),
+      persistence: historyHome === undefined ? 'none' : (options.history?.persistence ?? 'save-all'),
+      ...(options.history?.maxBytes !== undefined ? { maxBytes: options.history.maxBytes } : {}),
+    });
     const inspect = options.inspect ? { inspect: options.inspect } : {};
     const commitOptions = { durability: this.durability, ...(options.fsyncIntervalMs !== undefined ? { fsyncIntervalMs: options.fsyncIntervalMs } : {}) };
     const store = this.store;
@@ -172,6 +187,16 @@ export class Runtime {
    * over (a microtask later): an actor's own built-in actions must not run inside another
    * actor's custom action.
    */
+  /** Add a user message to the global history; a failure there never affects the conversation. */
+  #remember(conversationId: string, text: string): void {
+    if (text === '') return;
+    try {
+      void this.history.append(conversationId, text).catch((err: unknown) => this.#report(err, conversationId));
+    } catch (err) {
+      this.#report(err, conversationId);
+    }
+  }
+
   #spawn(id: string, origin: SpawnOrigin, input: ConversationInput): void {
     const pending = this.#spawning.get(id);
     this.#spawning.delete(id);
@@ -184,7 +209,11 @@ export class Runtime {
   #create(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Conversation {
     const handle =
       this.#residents.get(id) ??
-      new Conversation(id, fold, { report: (err, cid) => this.#report(err, cid), newId: newConversationId });
+      new Conversation(id, fold, {
+        report: (err, cid) => this.#report(err, cid),
+        newId: newConversationId,
+        onUserMessage: (cid, text) => this.#remember(cid, text),
+      });
     const actor: ConversationActorRef = createActor(this.#conversationLogic, {
       input,
       id: `conversation:${id}`,
@@ -266,6 +295,7 @@ export class Runtime {
     for (const r of results) if (r.status === 'rejected') this.#report(r.reason);
     await this.#flush();
     this.#persistence.stop();
+    await this.history.close().catch((err: unknown) => this.#report(err));
     await this.store.close();
   }
 

@@ -124,6 +124,9 @@ export class LeaseManager {
       realpath: false,
       stale: 10_000,
       retries: { retries: this.#retries, minTimeout: 20, maxTimeout: 100, factor: 1.5 },
+      // The library's default throws from a timer (an uncaught exception). The lock guards a
+      // few file operations only; losing it midway is caught by the token check of `verify`.
+      onCompromised: () => {},
     });
     try {
       return await fn();

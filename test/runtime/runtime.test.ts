@@ -418,3 +418,30 @@ describe('runtime: subscriptions and errors', () => {
     expect((await convo.run('after the crash')).finalResponse).toContain('Before that you said: "before the crash"');
   });
 });
+
+describe('runtime: global message history', () => {
+  it('records every user message, newest first, addressable by id, across runtimes', async () => {
+    const home = await tempHome();
+    const first = runtime({ home });
+    const a = await first.start();
+    const b = await first.start();
+    await a.run('apples and pears');
+    await b.run('bananas');
+    await a.run('cherries');
+    await first.history.flush();
+    const entries = await first.history.list();
+    expect(entries.map((e) => e.text)).toEqual(['cherries', 'bananas', 'apples and pears']);
+    expect(entries.map((e) => e.sessionId)).toEqual([a.id, b.id, a.id]);
+    await first.shutdown();
+    const second = runtime({ home });
+    expect((await second.history.search('an')).map((e) => e.text)).toEqual(['bananas', 'apples and pears']);
+    expect(await second.history.lookup(entries[1]!.id)).toMatchObject({ text: 'bananas', sessionId: b.id });
+  });
+
+  it('records nothing for a memory store without a home', async () => {
+    const rt = runtime();
+    const convo = await rt.start();
+    await convo.run('secret');
+    expect(await rt.history.list()).toEqual([]);
+  });
+});
