@@ -49,6 +49,8 @@ export interface ActiveTurn {
   readonly input: readonly UserInputItem[];
   readonly itemId: string | null;
   readonly submissionId: string | null;
+  /** `seq` of the turn's first record. */
+  readonly startSeq: number;
   /** Approvals the turn waits for: call id → the item to approve. */
   readonly pending: Readonly<Record<string, ThreadItem>>;
 }
@@ -66,6 +68,7 @@ export interface ConversationError {
 export interface RestoredTurn {
   readonly id: string;
   readonly number: number;
+  readonly startSeq: number;
   readonly kind: TurnKind;
   readonly input: readonly UserInputItem[];
   readonly submissionId: string | null;
@@ -221,6 +224,7 @@ function startTurn(ctx: ConversationContext, start: TurnStart, base: Step = {}):
         input: start.input,
         itemId: start.itemId,
         submissionId: start.submissionId,
+        startSeq: ctx.seq + (base.records?.length ?? 0),
         pending: {},
       },
     },
@@ -327,6 +331,7 @@ function compacted(ctx: ConversationContext, e: Extract<TurnReport, { type: 'tur
         turn_id: turnId,
         summary: e.summary,
         kept_from_seq: e.keptFromSeq,
+        from_seq: Math.min(e.keptFromSeq, ctx.turn?.startSeq ?? e.keptFromSeq),
         kept_turns: e.keptTurns,
         next_item: e.nextItem,
         turns: ctx.turns,
@@ -476,7 +481,16 @@ function boot(ctx: ConversationContext): Step {
     for (const p of open.pending) pending[p.callId] = p.item;
     patch = {
       ...patch,
-      turn: { id: open.id, number: open.number, kind: open.kind, input: open.input, itemId: null, submissionId: open.submissionId, pending },
+      turn: {
+        id: open.id,
+        number: open.number,
+        kind: open.kind,
+        input: open.input,
+        itemId: null,
+        submissionId: open.submissionId,
+        startSeq: open.startSeq,
+        pending,
+      },
     };
     return {
       ...step,

@@ -99,6 +99,11 @@ export const CompactedPayloadSchema = z.object({
   summary: z.string(),
   /** First `seq` of the history kept after the summary. */
   kept_from_seq: z.int().check(z.minimum(0)),
+  /**
+   * Where a resume may start reading: the earlier of `kept_from_seq` and the start of the
+   * compaction's own turn (so input queued during it is not missed). Absent: `kept_from_seq`.
+   */
+  from_seq: z.optional(z.int().check(z.minimum(0))),
   /** How many turns the kept history holds. */
   kept_turns: z.int().check(z.minimum(0)),
   /** Next item number (`item_<n>`). */

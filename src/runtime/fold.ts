@@ -181,7 +181,7 @@ export class ConversationFold {
   }
 
   #meta(meta: SessionMetaPayload): void {
-    if (this.meta) {
+    if (this.meta || meta.forked_from) {
       // A fork's own header after its source's records: it starts idle, with nothing pending.
       this.#open = null;
       this.#queue = [];
@@ -344,7 +344,16 @@ export class ConversationFold {
     let openTurn: RestoredTurn | null = null;
     if (open) {
       const pending: PendingApproval[] = [...open.pending].map(([callId, item]) => ({ callId, item }));
-      openTurn = { id: open.id, number: open.number, kind: open.kind, input: open.input, submissionId: open.submissionId, pending, items: open.items };
+      openTurn = {
+        id: open.id,
+        number: open.number,
+        startSeq: open.startSeq,
+        kind: open.kind,
+        input: open.input,
+        submissionId: open.submissionId,
+        pending,
+        items: open.items,
+      };
     }
     let queue: QueuedInput[] = this.#queue.map((q) => ({ submissionId: q.submissionId, items: q.items, itemId: q.itemId }));
     if (open && open.pending.size === 0 && open.steered.length > 0) {

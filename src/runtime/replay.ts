@@ -1,18 +1,25 @@
 /**
- * Replay: rebuild a conversation from its log by folding its records. A fork's log starts
- * with a `session_meta` naming its source and the last source `seq` it includes; replay
- * folds the source up to there first (recursively, for forks of forks), then the fork's own
- * records. Nothing is copied between logs.
+ * Replay: rebuild a conversation from its log by folding its records.
+ *
+ * A resume starts at the last compaction: the `compacted` record is found from the end of the
+ * log (without reading the rest), and only the records from where its kept history starts are
+ * folded — the record itself carries the state from before (turn count, usage, settings). So a
+ * resume reads, and holds in memory, the live context, not the whole file.
+ *
+ * A fork's log starts with a `session_meta` naming its source and the last source `seq` it
+ * keeps; replay folds the source up to there first (recursively, for forks of forks), then
+ * the fork's own records. Nothing is copied between logs.
  */
 import { CorruptLogError } from '../errors.js';
-import type { ReadMode, Store, LogIssue } from '../store/store.js';
+import type { LogRecord } from '../protocol/records.js';
+import type { LogIssue, ReadMode, ReadOptions, Store } from '../store/store.js';
 import { ConversationFold } from './fold.js';
 
 /** Forks of forks are followed this deep at most (a cycle would be a corrupt store). */
 export const MAX_FORK_DEPTH = 64;
 
 export interface ReplayOptions {
-  /** Keep every turn's items (for `read`). */
+  /** Fold every record and keep every turn's items (for `read`), not only the live context. */
   readonly transcript?: boolean;
   /** Stop after this `seq`. */
   readonly upToSeq?: number;
@@ -27,33 +34,58 @@ export interface ReplayOptions {
  */
 export async function replay(store: Store, id: string, options: ReplayOptions = {}): Promise<ConversationFold> {
   const fold = new ConversationFold({ transcript: options.transcript ?? false });
-  await replayInto(store, id, options, fold, 0);
+  await foldRange(store, id, options.upToSeq ?? Infinity, options, fold, 0, options.transcript ? 0 : undefined);
   if (!fold.meta) throw new CorruptLogError(id, 1, 'the log has no session_meta');
   return fold;
 }
 
-async function replayInto(store: Store, id: string, options: ReplayOptions, fold: ConversationFold, depth: number): Promise<void> {
-  let first = true;
-  const read = {
+function readOptions(options: ReplayOptions, upTo: number, from?: number): ReadOptions {
+  return {
     ...(options.mode !== undefined ? { mode: options.mode } : {}),
     ...(options.onIssue !== undefined ? { onIssue: options.onIssue } : {}),
-    ...(options.upToSeq !== undefined ? { upToSeq: options.upToSeq } : {}),
+    ...(upTo !== Infinity ? { upToSeq: upTo } : {}),
+    ...(from !== undefined ? { fromSeq: from } : {}),
   };
-  for await (const record of store.read(id, read)) {
-    if (first) {
-      first = false;
-      const origin = record.type === 'session_meta' ? record.payload.forked_from : undefined;
-      if (origin) {
-        if (depth >= MAX_FORK_DEPTH) throw new CorruptLogError(id, 1, `forks nest deeper than ${MAX_FORK_DEPTH}`);
-        if (record.seq !== origin.up_to_seq + 1) {
-          throw new CorruptLogError(id, 1, `a fork must start at seq ${origin.up_to_seq + 1}, not ${record.seq}`);
-        }
-        await replayInto(store, origin.id, { ...options, upToSeq: origin.up_to_seq }, fold, depth + 1);
-        if (fold.nextSeq !== record.seq) {
-          throw new CorruptLogError(id, 1, `its source ${origin.id} ends at seq ${fold.nextSeq - 1}, before ${origin.up_to_seq}`);
-        }
-      }
-    }
-    fold.apply(record);
+}
+
+/**
+ * Fold conversation `id` up to `upTo`, from `from` (a `seq`), or — when `from` is undefined —
+ * from where its last compaction lets a replay start.
+ */
+async function foldRange(
+  store: Store,
+  id: string,
+  upTo: number,
+  options: ReplayOptions,
+  fold: ConversationFold,
+  depth: number,
+  from: number | undefined,
+): Promise<void> {
+  if (depth > MAX_FORK_DEPTH) throw new CorruptLogError(id, 1, `forks nest deeper than ${MAX_FORK_DEPTH}`);
+  const head = await store.head(id);
+  if (head.type !== 'session_meta') throw new CorruptLogError(id, 1, 'the first record is not session_meta');
+  let start = from;
+  if (start === undefined) {
+    const checkpoint = await store.lastRecordOf(id, 'compacted', upTo === Infinity ? {} : { upToSeq: upTo });
+    if (checkpoint?.type === 'compacted') start = checkpoint.payload.from_seq ?? checkpoint.payload.kept_from_seq;
   }
+  if (start !== undefined && start > head.seq) {
+    // Start inside this log: its header, then its records from `start`.
+    fold.apply(head);
+    for await (const record of store.read(id, readOptions(options, upTo, start))) {
+      if (record.seq >= start) fold.apply(record);
+    }
+    return;
+  }
+  const origin = head.payload.forked_from;
+  if (origin) {
+    if (head.seq !== origin.up_to_seq + 1) {
+      throw new CorruptLogError(id, 1, `a fork must start at seq ${origin.up_to_seq + 1}, not ${head.seq}`);
+    }
+    await foldRange(store, origin.id, origin.up_to_seq, options, fold, depth + 1, start);
+    if (fold.nextSeq !== head.seq) {
+      throw new CorruptLogError(id, 1, `its source ${origin.id} ends at seq ${fold.nextSeq - 1}, before ${origin.up_to_seq}`);
+    }
+  }
+  for await (const record of store.read(id, readOptions(options, upTo))) fold.apply(record as LogRecord);
 }

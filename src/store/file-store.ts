@@ -18,6 +18,7 @@ import type { LogRecord } from '../protocol/records.js';
 import { APPEND_FLAGS, CREATE_FLAGS, errnoOf, nodeFileSystem, READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
 import { compareListed, cursorAfter, isAfter, matches, pageSize, parseCursor, type Listed } from './listing.js';
 import { parseLine, readLog } from './log-reader.js';
+import { peekRecord, scanBackward } from './reverse.js';
 import { LeaseManager, type LeaseOptions } from './lease.js';
 import { DIR_MODE, FILE_MODE, StorePaths } from './paths.js';
 import type {
@@ -405,7 +406,61 @@ export class FileStore implements Store {
       options.onIssue?.(issue);
       this.#onIssue?.(issue);
     };
-    yield* readLog(this.#fs, path, { mode: options.mode ?? this.#mode, onIssue, ...(options.upToSeq !== undefined ? { upToSeq: options.upToSeq } : {}) });
+    const from = options.fromSeq !== undefined ? await this.#offsetOf(path, options.fromSeq) : null;
+    yield* readLog(this.#fs, path, {
+      mode: options.mode ?? this.#mode,
+      onIssue,
+      ...(options.upToSeq !== undefined ? { upToSeq: options.upToSeq } : {}),
+      ...(from ? { startOffset: from.offset, firstSeq: from.seq, linesBefore: () => this.#countLines(path, from.offset) } : {}),
+    });
+  }
+
+  /**
+   * Where the record with `seq` starts, found by reading backwards from the end; null when the
+   * log's records start after it (read it from its start then).
+   */
+  async #offsetOf(path: string, seq: number): Promise<{ offset: number; seq: number } | null> {
+    const fd = await this.#fs.open(path, READ_FLAGS);
+    try {
+      const size = await this.#fs.fstatSize(fd);
+      let found: { offset: number; seq: number } | null = null;
+      await scanBackward(this.#fs, fd, size, (line, offset) => {
+        const peek = peekRecord(line);
+        if (!peek || peek.seq > seq) return false;
+        // The first line at or before `seq` (a gap is reported by the forward read that follows).
+        if (offset > 0) found = { offset, seq: peek.seq };
+        return true;
+      });
+      return found;
+    } finally {
+      await this.#fs.close(fd).catch(() => {});
+    }
+  }
+
+  async head(id: string): Promise<LogRecord> {
+    const { path } = await this.#locate(id);
+    return this.#head(path);
+  }
+
+  async lastRecordOf(id: string, type: LogRecord['type'], options: { readonly upToSeq?: number } = {}): Promise<LogRecord | null> {
+    const { path } = await this.#locate(id);
+    const upTo = options.upToSeq ?? Infinity;
+    const fd = await this.#fs.open(path, READ_FLAGS);
+    try {
+      const size = await this.#fs.fstatSize(fd);
+      let found: LogRecord | null = null;
+      await scanBackward(this.#fs, fd, size, (line) => {
+        const peek = peekRecord(line);
+        if (!peek || peek.type !== type || peek.seq > upTo) return false;
+        const parsed = parseLine(line.toString('utf8'));
+        if ('reason' in parsed) return false;
+        found = parsed.record;
+        return true;
+      });
+      return found;
+    } finally {
+      await this.#fs.close(fd).catch(() => {});
+    }
   }
 
   async exists(id: string): Promise<boolean> {

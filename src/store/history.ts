@@ -38,12 +38,18 @@ import { DIR_MODE, FILE_MODE } from './paths.js';
 export const HISTORY_FILE = 'history.jsonl';
 /** A trim cuts the file to at most this fraction of `maxBytes` (Codex's `HISTORY_SOFT_CAP_RATIO`). */
 export const HISTORY_SOFT_CAP_RATIO = 0.8;
-/** Tries to take the lock before giving up, as Codex's `MAX_RETRIES`. */
-export const HISTORY_LOCK_ATTEMPTS = 10;
+/**
+ * Tries to take the lock before giving up: Codex's 10 × 100 ms, extended to outlast a lock
+ * left by a process that was killed while holding it (stale after `HISTORY_LOCK_STALE_MS`).
+ */
+export const HISTORY_LOCK_ATTEMPTS = 25;
 /** Wait between two tries to take the lock (ms), as Codex's `RETRY_SLEEP`. */
 export const HISTORY_LOCK_RETRY_MS = 100;
-/** A lock directory not refreshed for this long is left over from a crash and is taken over (ms). */
-export const HISTORY_LOCK_STALE_MS = 10_000;
+/**
+ * A lock directory not refreshed for this long is left over from a crash and is taken over
+ * (ms; `proper-lockfile`'s minimum). The lock is held for one write or one trim.
+ */
+export const HISTORY_LOCK_STALE_MS = 2_000;
 
 /** Bytes read (or copied) per chunk. */
 const CHUNK_BYTES = 64 * 1024;

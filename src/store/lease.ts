@@ -53,7 +53,7 @@ export class LeaseLostError extends ColloquyError {
 export interface LeaseOptions {
   /** A holder on another host that has not refreshed its lease for this long is gone (ms). Default 30,000. */
   readonly staleMs?: number;
-  /** Tries to take the mutual-exclusion lock before giving up. Default 20 (about 1 s). */
+  /** Tries to take the mutual-exclusion lock before giving up. Default 40 (about 3.5 s, past a dead holder's 2 s). */
   readonly lockRetries?: number;
 }
 
@@ -78,13 +78,15 @@ export class LeaseManager {
   readonly #retries: number;
   readonly #host = hostname();
   readonly #held = new Map<string, Lease>();
+  /** Releases under way (awaited by `releaseAll`, so a process never exits in the middle of one). */
+  readonly #releasing = new Set<Promise<void>>();
   #heartbeat: NodeJS.Timeout | null = null;
 
   constructor(home: string, fs: FileSystem, options: LeaseOptions = {}) {
     this.#dir = join(home, 'leases');
     this.#fs = fs;
     this.#staleMs = options.staleMs ?? 30_000;
-    this.#retries = options.lockRetries ?? 20;
+    this.#retries = options.lockRetries ?? 40;
   }
 
   /** The lease file of a conversation. */
@@ -122,7 +124,8 @@ export class LeaseManager {
     await this.#fs.mkdirp(this.#dir, DIR_MODE);
     const release = await lockfile.lock(path, {
       realpath: false,
-      stale: 10_000,
+      // Held for a few file operations: one older than 2 s (the library's minimum) was left by a dead process.
+      stale: 2_000,
       retries: { retries: this.#retries, minTimeout: 20, maxTimeout: 100, factor: 1.5 },
       // The library's default throws from a timer (an uncaught exception). The lock guards a
       // few file operations only; losing it midway is caught by the token check of `verify`.
@@ -183,13 +186,19 @@ export class LeaseManager {
     const lease = this.#held.get(id);
     if (!lease) return;
     this.#held.delete(id);
-    if (heldHere.get(lease.path) === this) heldHere.delete(lease.path);
     if (this.#held.size === 0) this.#stopHeartbeat();
-    await this.#exclusive(lease.path, async () => {
+    const releasing = this.#exclusive(lease.path, async () => {
       const current = await this.#read(lease.path);
       if (!current || current.token !== lease.token) return;
       await this.#fs.writeFileAtomic(lease.path, `${JSON.stringify({ ...current, released: true })}\n`, FILE_MODE);
-    }).catch(() => {});
+    })
+      .catch(() => {})
+      .finally(() => {
+        if (heldHere.get(lease.path) === this) heldHere.delete(lease.path);
+        this.#releasing.delete(releasing);
+      });
+    this.#releasing.add(releasing);
+    await releasing;
   }
 
   /** Forget a conversation's lease file (the conversation was deleted). */
@@ -203,6 +212,7 @@ export class LeaseManager {
   /** Release every lease. */
   async releaseAll(): Promise<void> {
     await Promise.all([...this.#held.keys()].map((id) => this.release(id)));
+    await Promise.all([...this.#releasing]);
     this.#stopHeartbeat();
   }
 

@@ -61,6 +61,10 @@ export function parseLine(text: string): { record: LogRecord } | { reason: strin
 export interface LogReadOptions extends ReadOptions {
   /** The `seq` the first record must have (0, or a fork's base). Read from the first record when absent. */
   readonly firstSeq?: number;
+  /** Start reading at this byte offset (the start of a line) instead of the file's start. */
+  readonly startOffset?: number;
+  /** How many lines come before `startOffset` (for line numbers in errors); counted only when needed. */
+  readonly linesBefore?: () => Promise<number>;
 }
 
 /**
@@ -76,18 +80,22 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
     let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     let start = 0; // start of the unconsumed bytes in `buffer`
     let end = 0; // end of valid bytes in `buffer`
-    let position = 0; // file offset of the next read
-    let lineNo = 0;
+    const startOffset = options.startOffset ?? 0;
+    let position = startOffset; // file offset of the next read
+    let lineNo = 0; // lines read so far (relative to `startOffset`)
     let expected = options.firstSeq;
     let eof = false;
-    let first = true;
+    let first = startOffset === 0;
+    // An absolute 1-based line number, for messages.
+    const absolute = async (relative: number): Promise<number> =>
+      startOffset === 0 ? relative : relative + (options.linesBefore ? await options.linesBefore() : 0);
     while (true) {
       // Find the next complete line in the buffer.
       const nl = buffer.indexOf(NEWLINE, start);
       if (nl === -1 || nl >= end) {
         if (eof) {
           if (end > start) {
-            report({ kind: 'torn_tail', path, line: lineNo + 1, detail: `${end - start} bytes after the last newline` });
+            report({ kind: 'torn_tail', path, line: await absolute(lineNo + 1), detail: `${end - start} bytes after the last newline` });
           }
           return;
         }
@@ -120,12 +128,12 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       }
       const parsed = parseLine(buffer.toString('utf8', lineStart, nl));
       if ('reason' in parsed) {
-        if (strict) throw new CorruptLogError(path, lineNo, parsed.reason);
-        report({ kind: 'bad_line', path, line: lineNo, detail: parsed.reason });
+        if (strict) throw new CorruptLogError(path, await absolute(lineNo), parsed.reason);
+        report({ kind: 'bad_line', path, line: await absolute(lineNo), detail: parsed.reason });
         continue;
       }
       const record = parsed.record;
-      if (lineNo === 1 && record.type !== 'session_meta') {
+      if (lineNo === 1 && startOffset === 0 && record.type !== 'session_meta') {
         const reason = 'the first record is not session_meta';
         if (strict) throw new CorruptLogError(path, lineNo, reason);
         report({ kind: 'bad_line', path, line: lineNo, detail: reason });
@@ -136,8 +144,8 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
         const reason = duplicate
           ? `seq ${record.seq} repeats (expected ${expected})`
           : `seq ${record.seq} skips ahead (expected ${expected})`;
-        if (strict) throw new CorruptLogError(path, lineNo, reason);
-        report({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', path, line: lineNo, detail: reason });
+        if (strict) throw new CorruptLogError(path, await absolute(lineNo), reason);
+        report({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', path, line: await absolute(lineNo), detail: reason });
         if (duplicate) continue;
       }
       expected = record.seq + 1;

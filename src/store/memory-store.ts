@@ -58,10 +58,25 @@ export class MemoryStore implements Store {
   async *read(id: string, options?: ReadOptions): AsyncIterable<LogRecord> {
     const log = this.#get(id);
     const upTo = options?.upToSeq ?? Infinity;
+    const from = options?.fromSeq ?? -Infinity;
     for (const record of log.records) {
       if (record.seq > upTo) return;
-      yield record;
+      if (record.seq >= from) yield record;
     }
+  }
+
+  async head(id: string): Promise<LogRecord> {
+    return this.#get(id).records[0] as LogRecord;
+  }
+
+  async lastRecordOf(id: string, type: LogRecord['type'], options: { readonly upToSeq?: number } = {}): Promise<LogRecord | null> {
+    const records = this.#get(id).records;
+    const upTo = options.upToSeq ?? Infinity;
+    for (let i = records.length - 1; i >= 0; i--) {
+      const r = records[i] as LogRecord;
+      if (r.seq <= upTo && r.type === type) return r;
+    }
+    return null;
   }
 
   async exists(id: string): Promise<boolean> {

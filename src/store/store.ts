@@ -52,6 +52,11 @@ export interface ReadOptions {
   readonly onIssue?: (issue: LogIssue) => void;
   /** Stop after the record with this `seq`. */
   readonly upToSeq?: number;
+  /**
+   * Start at the record with this `seq` (the store finds it without reading what comes before,
+   * when it can). A log whose records start after it is read from its start.
+   */
+  readonly fromSeq?: number;
 }
 
 /** One conversation as listed. Times are ISO-8601 UTC. */
@@ -111,6 +116,17 @@ export interface Store {
    * @throws {CorruptLogError} in strict mode, for a bad line before the last.
    */
   read(id: string, options?: ReadOptions): AsyncIterable<LogRecord>;
+  /**
+   * The conversation's first record (`session_meta`).
+   * @throws {SessionNotFoundError} when there is no such conversation.
+   * @throws {CorruptLogError} when its first line is not a `session_meta` record.
+   */
+  head(id: string): Promise<LogRecord>;
+  /**
+   * The last record of `type` in the conversation's own log (with `seq` ≤ `upToSeq` if given),
+   * found from the end of the log; null when there is none.
+   */
+  lastRecordOf(id: string, type: LogRecord['type'], options?: { readonly upToSeq?: number }): Promise<LogRecord | null>;
   /** Whether the conversation exists (active or archived). */
   exists(id: string): Promise<boolean>;
   /** A page of conversations. */

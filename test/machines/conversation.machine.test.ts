@@ -25,8 +25,8 @@ const text = (t: string) => [{ type: 'text' as const, text: t }];
 
 const inputs: ConversationInput[] = [
   { id: 'C1', persistence, create: { meta, seq: 0 } },
-  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, kind: 'regular', input: text('a'), submissionId: 'T', pending: [{ callId: 'c0', item: cmd('item_1') }], items: [] } } },
-  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, kind: 'regular', input: text('a'), submissionId: 'T', pending: [], items: [] } } },
+  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [{ callId: 'c0', item: cmd('item_1') }], items: [] } } },
+  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [], items: [] } } },
   { id: 'C1', persistence, restore: { ...base, failed: { turnId: 'T', kind: 'regular', input: text('a'), error: { message: 'boom' } } } },
   { id: 'C1', persistence, restore: { ...base, queue: [{ submissionId: 'Q', items: text('q'), itemId: 'item_7' }] } },
 ];

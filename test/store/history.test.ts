@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOpError, StoreError } from '../../src/errors.js';
 import {
   HISTORY_FILE,
+  HISTORY_LOCK_ATTEMPTS,
+  HISTORY_LOCK_STALE_MS,
   HistoryLockedError,
   MessageHistory,
   nodeHistoryFs,
@@ -429,20 +431,21 @@ describe('trimming', () => {
 });
 
 describe('the lock', () => {
-  it('gives up after 10 tries 100 ms apart with HistoryLockedError when another holder keeps it, writing nothing', async () => {
+  it('gives up after its tries 100 ms apart with HistoryLockedError when another live holder keeps it, writing nothing', async () => {
     const { history, path } = fixture();
     await history.append(SESSION, 'first');
-    const release = await lockfile.lock(path, { realpath: false, lockfilePath: history.lockPath });
+    // A live holder refreshes the lock (every second with the 2 s staleness every holder uses).
+    const release = await lockfile.lock(path, { realpath: false, lockfilePath: history.lockPath, stale: HISTORY_LOCK_STALE_MS });
     try {
       const started = Date.now();
       const err = await rejectionOf(history.append(SESSION, 'blocked'));
       const waited = Date.now() - started;
       expect(err).toBeInstanceOf(HistoryLockedError);
       expect((err as HistoryLockedError).code).toBe('history_locked');
-      expect((err as HistoryLockedError).attempts).toBe(10);
+      expect((err as HistoryLockedError).attempts).toBe(HISTORY_LOCK_ATTEMPTS);
       expect((err as Error).message).toContain(history.lockPath);
-      expect(waited).toBeGreaterThanOrEqual(850);
-      expect(waited).toBeLessThan(5_000);
+      expect(waited).toBeGreaterThanOrEqual((HISTORY_LOCK_ATTEMPTS - 1) * 100 - 150);
+      expect(waited).toBeLessThan(10_000);
       expect(linesOf(path)).toHaveLength(1);
     } finally {
       await release();
