@@ -69,3 +69,6 @@ export { MessageHistory, HistoryLockedError } from './store/history.js';
 export type { HistoryEntry, HistoryIssue, HistoryPersistence, MessageHistoryOptions } from './store/history.js';
 export { LeaseLostError } from './store/lease.js';
 export type { LeaseOptions } from './store/lease.js';
+
+export { importCodexRollout, importCodexRollouts, findCodexRollouts, CodexImportError, CODEX_ROLLOUT_FILE, MAX_KEPT_ISSUES } from './import/codex.js';
+export type { CodexImportOptions, CodexImportResult, CodexImportFailure, CodexImportIssue } from './import/codex.js';

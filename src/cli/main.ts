@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { UsageError } from './config.js';
 import { runExec, type ExecIO, type ExecOptions } from './exec.js';
+import { runImportCodex, type ImportOptions } from './import.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -78,6 +79,22 @@ export function program(io: ExecIO, setExit: (code: number) => void): Command {
           io,
         ),
       );
+    });
+
+  const importCommand = root
+    .command('import')
+    .description('import conversations from another tool (import codex <file|dir>)')
+    .exitOverride();
+  importCommand
+    .command('codex')
+    .description('import Codex rollouts (a rollout-*.jsonl file, or every one under a directory such as ~/.codex) as new conversations')
+    .argument('<path>', 'a Codex rollout file, or a directory to search for rollout-*.jsonl files')
+    .option('--home <dir>', 'where conversations are stored (default $COLLOQUY_HOME or ~/.colloquy)')
+    .option('--json', 'print the result as one JSON object')
+    .option('--lenient', 'skip lines that are not JSON (and report them) instead of failing the file')
+    .exitOverride()
+    .action(async (path: string, opts: ImportOptions) => {
+      setExit(await runImportCodex(path, opts, io));
     });
   return root;
 }

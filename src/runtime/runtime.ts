@@ -473,6 +473,15 @@ export class Runtime {
     };
   }
 
+  /**
+   * Rebuild the store's listing index from the logs (after files were copied in or removed by
+   * hand, or to recover names after a crash). A store without an index does nothing.
+   */
+  async reindex(): Promise<void> {
+    this.#open();
+    await this.store.reindex?.();
+  }
+
   /** The resident conversation with this id, if it is loaded. */
   get(id: string): Conversation | undefined {
     return this.#residents.get(id.toUpperCase());

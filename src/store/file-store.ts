@@ -14,12 +14,13 @@ import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { ColloquyError, CorruptLogError, SessionNotFoundError, StoreError } from '../errors.js';
 import { assertConversationId, isConversationId } from '../protocol/ids.js';
-import type { LogRecord } from '../protocol/records.js';
+import type { LogRecord, SessionMetaPayload } from '../protocol/records.js';
 import { APPEND_FLAGS, CREATE_FLAGS, errnoOf, nodeFileSystem, READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
 import { compareListed, cursorAfter, isAfter, matches, pageSize, parseCursor, type Listed } from './listing.js';
 import { parseLine, readLog } from './log-reader.js';
 import { peekRecord, scanBackward } from './reverse.js';
 import { LeaseManager, type LeaseOptions } from './lease.js';
+import { ListingIndex, listedOf, type IndexPatch } from './listing-index.js';
 import { DIR_MODE, FILE_MODE, StorePaths } from './paths.js';
 import type {
   CommitEntry,
@@ -33,7 +34,7 @@ import type {
   ReadOptions,
   Store,
 } from './store.js';
-import { summaryOf } from './summary.js';
+import { latestName, summaryOf } from './summary.js';
 
 export interface FileStoreOptions {
   /** Root directory (created if missing, mode 0700). */
@@ -106,6 +107,11 @@ export class FileStore implements Store {
   readonly #onIssue: ((issue: LogIssue) => void) | undefined;
   readonly #writers = new Map<string, Writer>();
   readonly #leases: LeaseManager;
+  readonly #index: ListingIndex;
+  /** When each conversation's update time was last written to the index (ms). */
+  readonly #indexed = new Map<string, number>();
+  /** When this process last appended to each conversation (ms): exact, unlike the index's. */
+  readonly #updated = new Map<string, number>();
   #fsyncTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -118,6 +124,7 @@ export class FileStore implements Store {
     this.#queue = new PQueue({ concurrency: options.ioConcurrency ?? 32 });
     this.#onIssue = options.onIssue;
     this.#leases = new LeaseManager(options.home, this.#fs, options.lease);
+    this.#index = new ListingIndex(options.home, this.#fs);
   }
 
   async acquire(id: string): Promise<void> {
@@ -128,6 +135,7 @@ export class FileStore implements Store {
 
   async commit(entries: readonly CommitEntry[], options: CommitOptions): Promise<CommitOutcome[]> {
     if (this.#closed) throw new StoreError(`${this.description} is closed`);
+    await this.#indexCreations(entries, options);
     const dirs = new Set<string>();
     const created: { index: number; dir: string }[] = [];
     const outcomes = await Promise.all(
@@ -161,7 +169,63 @@ export class FileStore implements Store {
       }
     }
     if (options.durability === 'batched') this.#scheduleFsync(options.fsyncIntervalMs ?? 100);
+    await this.#indexUpdates(entries, outcomes);
     return outcomes;
+  }
+
+  /**
+   * Creation patches for the listing index, appended (and fsynced) before the logs are
+   * created, so that after a crash no log exists that the index lacks. A failure here only
+   * leaves the index stale (listing repairs or rebuilds it); it never fails the commit.
+   */
+  async #indexCreations(entries: readonly CommitEntry[], options: CommitOptions): Promise<void> {
+    const now = Date.now();
+    const patches: IndexPatch[] = [];
+    for (const { conversationId: id, records } of entries) {
+      const first = records[0];
+      if (first?.type !== 'session_meta' || !isConversationId(id)) continue;
+      const meta = first.payload;
+      patches.push({
+        id,
+        c: Date.parse(meta.created_at) || now,
+        u: now,
+        ...(meta.name !== undefined ? { name: meta.name } : {}),
+        ...(meta.metadata !== undefined ? { meta: meta.metadata } : {}),
+        ...(meta.forked_from !== undefined ? { fork: meta.forked_from } : {}),
+        model: meta.config.model,
+        cwd: meta.config.cwd,
+      });
+      this.#indexed.set(id, now);
+    }
+    await this.#indexPatches(patches, options.durability !== 'none');
+  }
+
+  /**
+   * What the committed records change in the listing index: a new name, or (at most once a
+   * second per conversation; `list` overlays this process's exact times) a new update time.
+   */
+  async #indexUpdates(entries: readonly CommitEntry[], outcomes: readonly CommitOutcome[]): Promise<void> {
+    const now = Date.now();
+    const patches: IndexPatch[] = [];
+    entries.forEach(({ conversationId: id, records }, i) => {
+      if (!outcomes[i]?.ok || records[0]?.type === 'session_meta') return;
+      this.#updated.set(id, now);
+      const name = latestName(records);
+      if (name !== undefined) patches.push({ id, name, u: now });
+      else if (now - (this.#indexed.get(id) ?? 0) >= 1_000) patches.push({ id, u: now });
+      else return;
+      this.#indexed.set(id, now);
+    });
+    await this.#indexPatches(patches, false);
+  }
+
+  async #indexPatches(patches: readonly IndexPatch[], durable: boolean): Promise<void> {
+    if (patches.length === 0) return;
+    try {
+      await this.#index.append(patches, durable);
+    } catch (err) {
+      this.#onIssue?.({ kind: 'bad_line', path: this.#index.path, line: 0, detail: `index not updated (${describe(err)}); it is rebuilt when needed` });
+    }
   }
 
   async #append(
@@ -299,7 +363,7 @@ export class FileStore implements Store {
       }
       // A first line (the window then starts at the file's start) may begin with a BOM.
       const lineStart = prevNl === -1 ? bomLength(tail) : prevNl + 1;
-      const parsed = parseLine(tail.toString('utf8', lineStart, lastNl));
+      const parsed = parseLine(tail.subarray(lineStart, lastNl));
       if ('reason' in parsed) {
         const line = await this.#countLines(path, size);
         throw new CorruptLogError(path, line, parsed.reason);
@@ -410,6 +474,7 @@ export class FileStore implements Store {
     yield* readLog(this.#fs, path, {
       mode: options.mode ?? this.#mode,
       onIssue,
+      expectId: assertConversationId(id),
       ...(options.upToSeq !== undefined ? { upToSeq: options.upToSeq } : {}),
       ...(from ? { startOffset: from.offset, firstSeq: from.seq, linesBefore: () => this.#countLines(path, from.offset) } : {}),
     });
@@ -452,7 +517,7 @@ export class FileStore implements Store {
       await scanBackward(this.#fs, fd, size, (line) => {
         const peek = peekRecord(line);
         if (!peek || peek.type !== type || peek.seq > upTo) return false;
-        const parsed = parseLine(line.toString('utf8'));
+        const parsed = parseLine(line);
         if ('reason' in parsed) return false;
         found = parsed.record;
         return true;
@@ -488,9 +553,13 @@ export class FileStore implements Store {
           size *= 4;
           continue;
         }
-        const parsed = parseLine(buffer.toString('utf8', startAt, nl));
+        const parsed = parseLine(buffer.subarray(startAt, nl));
         if ('reason' in parsed) throw new CorruptLogError(path, 1, parsed.reason);
         if (parsed.record.type !== 'session_meta') throw new CorruptLogError(path, 1, 'the first record is not session_meta');
+        const id = /([0-9A-HJKMNP-TV-Z]{26})\.jsonl$/.exec(path)?.[1];
+        if (id !== undefined && parsed.record.payload.id !== id) {
+          throw new CorruptLogError(path, 1, 'its header names another conversation than its file');
+        }
         return parsed.record;
       }
     } finally {
@@ -505,11 +574,17 @@ export class FileStore implements Store {
     return { summary: summaryOf(head.payload, updatedMs, archived), updatedMs };
   }
 
+  /** The conversation as `list` shows it (from the index; from its log when the index lacks it). */
   async summary(id: string): Promise<ConversationSummary> {
     const { path, archived } = await this.#locate(id);
+    const canonical = assertConversationId(id);
+    if (await this.#index.usable()) {
+      const indexed = (await this.#index.all()).find((l) => l.summary.id === canonical);
+      if (indexed) return this.#overlay(indexed).summary;
+    }
     const listed = await this.#listed(path, archived);
     if (!listed) throw new SessionNotFoundError(id, this.description);
-    return listed.summary;
+    return this.#overlay(listed).summary;
   }
 
   /** Every log path under the active or archived root, newest id first. */
@@ -528,45 +603,114 @@ export class FileStore implements Store {
     }
   }
 
+  /**
+   * A page of conversations, from the listing index (rebuilt from the logs first when it is
+   * missing or of another format). Entries whose log no longer exists are dropped from the
+   * index as they are met.
+   * @throws {InvalidOpError} for a bad limit or cursor.
+   */
   async list(query: ListQuery = {}): Promise<ListPage> {
     const limit = pageSize(query);
     const sort = query.sort ?? 'created';
     const position = parseCursor(query);
-    const archived = query.archived ?? false;
-    const load = async (path: string): Promise<Listed | null> => {
-      try {
-        return await this.#listed(path, archived);
-      } catch (err) {
-        if (err instanceof CorruptLogError) {
-          this.#onIssue?.({ kind: 'bad_line', path, line: err.line, detail: `not listed: ${err.reason}` });
-          return null;
+    if (!(await this.#index.usable())) await this.reindex();
+    for (let attempt = 0; ; attempt++) {
+      let candidates: Listed[];
+      if (sort === 'created' && !position) {
+        candidates = (await this.#index.newest(limit, (l) => matches(l.summary, query))).map((l) => this.#overlay(l));
+      } else {
+        candidates = (await this.#index.all())
+          .map((l) => this.#overlay(l))
+          .filter((l) => matches(l.summary, query) && (!position || isAfter(l, position, sort)));
+        candidates.sort(compareListed(sort));
+        void this.#index.compactIfBloated().catch(() => {});
+      }
+      const page = candidates.slice(0, limit);
+      const gone = await this.#missing(page);
+      if (gone.length > 0 && attempt === 0) {
+        await this.#index.append(gone.map((id) => ({ id, del: true as const })), false);
+        continue;
+      }
+      const shown = page.filter((l) => !gone.includes(l.summary.id));
+      const last = shown[shown.length - 1];
+      return { items: shown.map((l) => l.summary), nextCursor: candidates.length > limit && last ? cursorAfter(last, sort) : null };
+    }
+  }
+
+  /** A listed conversation with this process's exact update time, when it is newer. */
+  #overlay(listed: Listed): Listed {
+    const mine = this.#updated.get(listed.summary.id);
+    if (mine === undefined || mine <= listed.updatedMs) return listed;
+    return { summary: { ...listed.summary, updatedAt: new Date(mine).toISOString() }, updatedMs: mine };
+  }
+
+  /** The ids of listed conversations whose log is gone. */
+  async #missing(page: readonly Listed[]): Promise<string[]> {
+    const gone: string[] = [];
+    await Promise.all(
+      page.map(async ({ summary }) => {
+        if (this.#writers.has(summary.id)) return;
+        const path = this.paths.log(summary.id, summary.archived);
+        if (await this.#fs.exists(path)) return;
+        if (await this.#fs.exists(this.paths.log(summary.id, !summary.archived))) return;
+        gone.push(summary.id);
+      }),
+    );
+    return gone;
+  }
+
+  /** The name a log ends with: its last rename, or the name it was created with. */
+  async #lastName(path: string, meta: SessionMetaPayload): Promise<string | undefined> {
+    const fd = await this.#fs.open(path, READ_FLAGS);
+    try {
+      const size = await this.#fs.fstatSize(fd);
+      let name: string | undefined;
+      const found = await scanBackward(this.#fs, fd, size, (line) => {
+        const peek = peekRecord(line);
+        if (!peek || (peek.type !== 'event' && peek.type !== 'compacted')) return false;
+        const parsed = parseLine(line);
+        if ('reason' in parsed) return false;
+        name = latestName([parsed.record]);
+        return name !== undefined;
+      });
+      return found ? name : meta.name;
+    } finally {
+      await this.#fs.close(fd).catch(() => {});
+    }
+  }
+
+  /**
+   * Rebuild the listing index from the logs (active and archived): each log's header, last
+   * name and modification time. Logs that cannot be read are left out and reported.
+   */
+  async reindex(): Promise<void> {
+    const patches: IndexPatch[] = [];
+    for (const archived of [false, true]) {
+      for await (const { path } of this.#walk(archived)) {
+        try {
+          const [head, st] = await Promise.all([this.#head(path), this.#fs.stat(path)]);
+          if (head.type !== 'session_meta' || !st) continue;
+          const meta = head.payload;
+          const name = await this.#lastName(path, meta);
+          patches.push({
+            id: meta.id,
+            c: Date.parse(meta.created_at),
+            u: Math.floor(st.mtimeMs),
+            ...(name !== undefined ? { name } : {}),
+            ...(meta.metadata !== undefined ? { meta: meta.metadata } : {}),
+            ...(meta.forked_from !== undefined ? { fork: meta.forked_from } : {}),
+            ...(archived ? { arch: true } : {}),
+            model: meta.config.model,
+            cwd: meta.config.cwd,
+          });
+        } catch (err) {
+          if (!(err instanceof CorruptLogError)) throw err;
+          this.#onIssue?.({ kind: 'bad_line', path, line: err.line, detail: `not indexed: ${err.reason}` });
         }
-        throw err;
       }
-    };
-    if (sort === 'created') {
-      // Ids are creation-ordered: stream newest first and stop once the page is full.
-      const items: ConversationSummary[] = [];
-      let last: Listed | null = null;
-      for await (const { id, path } of this.#walk(archived)) {
-        if (position && id >= position.id) continue;
-        const entry = await load(path);
-        if (!entry || !matches(entry.summary, query)) continue;
-        if (items.length === limit) return { items, nextCursor: last ? cursorAfter(last, sort) : null };
-        items.push(entry.summary);
-        last = entry;
-      }
-      return { items, nextCursor: null };
     }
-    const all: Listed[] = [];
-    for await (const { path } of this.#walk(archived)) {
-      const entry = await load(path);
-      if (entry && matches(entry.summary, query) && (!position || isAfter(entry, position, sort))) all.push(entry);
-    }
-    all.sort(compareListed(sort));
-    const items = all.slice(0, limit);
-    const lastItem = items.length > 0 ? all[items.length - 1] : undefined;
-    return { items: items.map((e) => e.summary), nextCursor: all.length > limit && lastItem ? cursorAfter(lastItem, sort) : null };
+    patches.sort((a, b) => (a.id < b.id ? -1 : 1));
+    await this.#index.rewrite(patches);
   }
 
   // ——— lifecycle of logs ———
@@ -590,10 +734,12 @@ export class FileStore implements Store {
 
   async archive(id: string): Promise<void> {
     await this.#move(id, true);
+    await this.#index.append([{ id: assertConversationId(id), arch: true }], false);
   }
 
   async unarchive(id: string): Promise<void> {
     await this.#move(id, false);
+    await this.#index.append([{ id: assertConversationId(id), arch: false }], false);
   }
 
   async delete(id: string): Promise<void> {
@@ -602,6 +748,7 @@ export class FileStore implements Store {
     await this.#fs.unlink(path);
     if (await this.#fs.exists(`${path}.torn`)) await this.#fs.unlink(`${path}.torn`);
     await this.#leases.remove(id);
+    await this.#index.append([{ id: assertConversationId(id), del: true }], false).catch(() => {});
     await this.#fs.syncDir(join(path, '..'));
   }
 

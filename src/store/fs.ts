@@ -30,12 +30,15 @@ export interface FileSystem {
   /** A small file's whole text (UTF-8). */
   readText(path: string): Promise<string>;
   /**
-   * Replace a small file atomically: write a temporary file beside it, fsync it, rename it
-   * over `path`, fsync the directory. A crash leaves the old or the new file, never a mix.
+   * Replace a small file atomically: write a temporary file beside it, rename it over `path`.
+   * With `durable` (default), the file is fsynced before the rename and the directory after it,
+   * so even a power loss leaves the old or the new file; without, only a process crash does.
    */
-  writeFileAtomic(path: string, text: string, mode: number): Promise<void>;
+  writeFileAtomic(path: string, text: string, mode: number, durable?: boolean): Promise<void>;
   /** The inode number of `path`. */
   statIno(path: string): Promise<number>;
+  /** The inode number of an open descriptor. */
+  fstatIno(fd: number): Promise<number>;
   /** Set a file's access and modification times to now. */
   touch(path: string): Promise<void>;
 }
@@ -118,12 +121,12 @@ export const nodeFileSystem: FileSystem = {
     }
   },
   readText: (path) => fs.promises.readFile(path, 'utf8'),
-  writeFileAtomic: async (path, text, mode) => {
+  writeFileAtomic: async (path, text, mode, durable = true) => {
     const temp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
     const handle = await fs.promises.open(temp, 'w', mode);
     try {
       await handle.writeFile(text, 'utf8');
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -133,9 +136,10 @@ export const nodeFileSystem: FileSystem = {
       await fs.promises.unlink(temp).catch(() => {});
       throw err;
     }
-    await nodeFileSystem.syncDir(dirname(path));
+    if (durable) await nodeFileSystem.syncDir(dirname(path));
   },
   statIno: async (path) => (await fs.promises.stat(path)).ino,
+  fstatIno: (fd) => new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res(st.ino)))),
   touch: async (path) => {
     const now = new Date();
     await fs.promises.utimes(path, now, now);
@@ -146,6 +150,8 @@ export const nodeFileSystem: FileSystem = {
 export const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND;
 /** Flags for appending to an existing log (read access for the tail check). */
 export const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND;
+/** Flags for creating a small file that must not exist yet. */
+export const EXCLUSIVE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
 /** Flags for appending to a side file, creating it if needed. */
 export const SIDE_FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND;
 /** Flags for reading. */

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ColloquyError, SessionLockedError, type LeaseHolder } from '../errors.js';
 import { assertConversationId } from '../protocol/ids.js';
-import type { FileSystem } from './fs.js';
+import { EXCLUSIVE_FLAGS, type FileSystem } from './fs.js';
 import { DIR_MODE, FILE_MODE } from './paths.js';
 
 /** What a lease file holds. `token` is the fencing token; `released` once its holder let go. */
@@ -146,13 +146,22 @@ export class LeaseManager {
     const mine = this.#held.get(id);
     if (mine) return mine;
     const path = this.path(id);
+    // A conversation never leased before (a new one): creating its lease file is the lease.
+    const fresh = await this.#create(id, path);
+    if (fresh) {
+      this.#held.set(id, fresh);
+      heldHere.set(path, this);
+      this.#startHeartbeat();
+      return fresh;
+    }
     const lease = await this.#exclusive(path, async () => {
       const current = await this.#read(path);
       if (current && (await this.#live(current, path))) {
         throw new SessionLockedError(id, { pid: current.pid, host: current.host, since: current.since });
       }
       const record: LeaseRecord = { pid: process.pid, host: this.#host, since: new Date().toISOString(), token: (current?.token ?? 0) + 1 };
-      await this.#fs.writeFileAtomic(path, `${JSON.stringify(record)}\n`, FILE_MODE);
+      // Not fsynced: after a power loss every holder is gone, and a lost or empty lease is a free one.
+      await this.#fs.writeFileAtomic(path, `${JSON.stringify(record)}\n`, FILE_MODE, false);
       const st = await this.#fs.statIno(path);
       return { id, token: record.token, path, ino: st };
     });
@@ -160,6 +169,25 @@ export class LeaseManager {
     heldHere.set(path, this);
     this.#startHeartbeat();
     return lease;
+  }
+
+  /** Take a lease by creating its file (token 1); null when it exists already. */
+  async #create(id: string, path: string): Promise<Lease | null> {
+    await this.#fs.mkdirp(this.#dir, DIR_MODE);
+    let fd: number;
+    try {
+      fd = await this.#fs.open(path, EXCLUSIVE_FLAGS, FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
+      throw err;
+    }
+    try {
+      const record: LeaseRecord = { pid: process.pid, host: this.#host, since: new Date().toISOString(), token: 1 };
+      await this.#fs.writeAll(fd, Buffer.from(`${JSON.stringify(record)}\n`));
+      return { id, token: 1, path, ino: await this.#fs.fstatIno(fd) };
+    } finally {
+      await this.#fs.close(fd).catch(() => {});
+    }
   }
 
   /**
@@ -190,7 +218,7 @@ export class LeaseManager {
     const releasing = this.#exclusive(lease.path, async () => {
       const current = await this.#read(lease.path);
       if (!current || current.token !== lease.token) return;
-      await this.#fs.writeFileAtomic(lease.path, `${JSON.stringify({ ...current, released: true })}\n`, FILE_MODE);
+      await this.#fs.writeFileAtomic(lease.path, `${JSON.stringify({ ...current, released: true })}\n`, FILE_MODE, false);
     })
       .catch(() => {})
       .finally(() => {

@@ -47,8 +47,20 @@ export function checkRecord(value: unknown): { record: LogRecord } | { reason: s
   return { reason: issue ? `${formatPath(issue.path)}: ${describeWithoutContent(issue, value)}` : 'not a log record' };
 }
 
-/** Parse one line into a record, or say why it is not one (no line content in the reason). */
-export function parseLine(text: string): { record: LogRecord } | { reason: string } {
+// ignoreBOM: a byte-order mark is not silently dropped from a line (only the file's first may carry one).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Parse one line (its bytes, without the newline) into a record, or say why it is not one (no
+ * line content in the reason). Bytes that are not valid UTF-8 are an error, not replaced.
+ */
+export function parseLine(line: Uint8Array): { record: LogRecord } | { reason: string } {
+  let text: string;
+  try {
+    text = utf8.decode(line);
+  } catch {
+    return { reason: 'not valid UTF-8' };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -65,6 +77,8 @@ export interface LogReadOptions extends ReadOptions {
   readonly startOffset?: number;
   /** How many lines come before `startOffset` (for line numbers in errors); counted only when needed. */
   readonly linesBefore?: () => Promise<number>;
+  /** The conversation the log must belong to: its header must name it. */
+  readonly expectId?: string;
 }
 
 /**
@@ -126,13 +140,18 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
           lineStart += 3;
         }
       }
-      const parsed = parseLine(buffer.toString('utf8', lineStart, nl));
+      const parsed = parseLine(buffer.subarray(lineStart, nl));
       if ('reason' in parsed) {
         if (strict) throw new CorruptLogError(path, await absolute(lineNo), parsed.reason);
         report({ kind: 'bad_line', path, line: await absolute(lineNo), detail: parsed.reason });
         continue;
       }
       const record = parsed.record;
+      if (lineNo === 1 && startOffset === 0 && record.type === 'session_meta' && options.expectId !== undefined && record.payload.id !== options.expectId) {
+        const reason = 'its header names another conversation than its file';
+        if (strict) throw new CorruptLogError(path, 1, reason);
+        report({ kind: 'bad_header', path, line: 1, detail: reason });
+      }
       if (lineNo === 1 && startOffset === 0 && record.type !== 'session_meta') {
         const reason = 'the first record is not session_meta';
         if (strict) throw new CorruptLogError(path, lineNo, reason);

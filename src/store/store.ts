@@ -34,7 +34,11 @@ export interface CommitOptions {
  * `line` is 1-based.
  */
 export interface LogIssue {
-  readonly kind: 'torn_tail' | 'bad_line' | 'seq_gap' | 'seq_duplicate' | 'bom';
+  /**
+   * `torn_tail`, `bad_line` (skipped), `seq_gap`, `seq_duplicate` (skipped), `bom` (skipped
+   * mark), `bad_header` (a header naming another conversation than its file, kept).
+   */
+  readonly kind: 'torn_tail' | 'bad_line' | 'seq_gap' | 'seq_duplicate' | 'bom' | 'bad_header';
   readonly path: string;
   readonly line: number;
   readonly detail: string;
@@ -146,6 +150,8 @@ export interface Store {
   acquire(id: string): Promise<void>;
   /** Give up the conversation's write lease and what is cached for it (open files). */
   release(id: string): Promise<void>;
+  /** Rebuild derived data (the listing index) from the logs, when the store keeps any. */
+  reindex?(): Promise<void>;
   /** Flush and release everything. */
   close(): Promise<void>;
 }

@@ -85,7 +85,7 @@ describe('store faults', () => {
   it('a failure to create the log fails start with a StoreError and leaves nothing behind', async () => {
     const home = await tempHome();
     const fs = new FaultyFileSystem();
-    fs.inject('writeAll', '.jsonl', errnoError('ENOSPC'), { times: 1 });
+    fs.inject('writeAll', '/sessions/', errnoError('ENOSPC'), { times: 1 });
     const rt = runtime({ store: new FileStore({ home, fs }) });
     await expect(rt.start()).rejects.toThrow(/could not create conversation .*ENOSPC/);
     expect((await rt.list()).items).toEqual([]);

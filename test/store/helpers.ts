@@ -275,8 +275,12 @@ export class FaultyFileSystem implements FileSystem {
     return this.#call('readText', path, [path], () => this.inner.readText(path));
   }
 
-  writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
-    return this.#call('writeFileAtomic', path, [path, mode], () => this.inner.writeFileAtomic(path, text, mode));
+  writeFileAtomic(path: string, text: string, mode: number, durable?: boolean): Promise<void> {
+    return this.#call('writeFileAtomic', path, [path, mode], () => this.inner.writeFileAtomic(path, text, mode, durable));
+  }
+
+  fstatIno(fd: number): Promise<number> {
+    return this.#call('fstatIno', this.#paths.get(fd), [fd], () => this.inner.fstatIno(fd));
   }
 
   statIno(path: string): Promise<number> {

@@ -286,17 +286,17 @@ describe('readLog', () => {
 describe('parseLine / checkRecord', () => {
   it('parse a valid line into its record', () => {
     const record = itemRecord(3, 'hello');
-    expect(parseLine(JSON.stringify(record))).toEqual({ record });
+    expect(parseLine(Buffer.from(JSON.stringify(record)))).toEqual({ record });
     expect(checkRecord(record)).toEqual({ record });
   });
 
   it('say why a line is not a record, naming the field without quoting content', () => {
-    const notJson = parseLine(`{"${SECRET}`);
+    const notJson = parseLine(Buffer.from(`{"${SECRET}`));
     expect(notJson).toEqual({ reason: expect.any(String) });
     expect(JSON.stringify(notJson)).not.toContain(SECRET);
-    const wrong = checkRecord({ ts: 'x', seq: -1, type: 'event', payload: { type: 'turn.started', turn_id: 't', kind: 'regular' } });
+    const wrong = checkRecord({ ts: '2026-01-01T00:00:00.000Z', seq: -1, type: 'event', payload: { type: 'turn.started', turn_id: 't', kind: 'regular' } });
     expect('reason' in wrong && wrong.reason).toMatch(/^seq: /);
-    const unknown = checkRecord({ ts: 'x', seq: 1, type: SECRET, payload: {} });
+    const unknown = checkRecord({ ts: '2026-01-01T00:00:00.000Z', seq: 1, type: SECRET, payload: {} });
     expect('reason' in unknown && unknown.reason).toMatch(/^type: /);
     expect(JSON.stringify(unknown)).not.toContain(SECRET);
     expect(checkRecord(null)).toEqual({ reason: expect.any(String) });

@@ -1,0 +1,246 @@
+/**
+ * Import Codex rollouts (SPEC §5 "Codex interop"): read a Codex rollout file
+ * (`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`, any variant: legacy, envelope, paginated)
+ * line by line and write it through a `Store` as a new Colloquy conversation that resumes with
+ * the same history. What maps to what: `codex-mapper.ts` and `codex-items.ts`.
+ *
+ * The file is streamed (memory is one chunk plus one line, whatever its size) and the records
+ * are committed in batches; an import that fails half-way deletes what it wrote.
+ */
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ColloquyError, CorruptLogError, StoreError } from '../errors.js';
+import { newConversationId } from '../protocol/ids.js';
+import type { LogRecord, Metadata } from '../protocol/records.js';
+import type { Durability, ReadMode, Store } from '../store/store.js';
+import { classifyCodexLine, isObject } from './codex-lines.js';
+import { CodexRolloutMapper, type CodexImportIssue } from './codex-mapper.js';
+import { readLines } from './jsonl-lines.js';
+
+export type { CodexImportIssue } from './codex-mapper.js';
+
+/** A rollout file name, as Codex writes them (`rollout-<local time>-<thread uuid>.jsonl`). */
+export const CODEX_ROLLOUT_FILE = /^rollout-.*\.jsonl$/;
+
+export interface CodexImportOptions {
+  /**
+   * How lines that are not JSON objects are treated: `strict` (default) fails the import with a
+   * `CorruptLogError` naming file and line; `lenient` skips them and reports them as issues.
+   * A torn last line (no newline, not JSON: Codex died mid-write) is skipped and reported in
+   * both modes.
+   */
+  readonly mode?: ReadMode;
+  /** Durability of each commit. Default `sync`. */
+  readonly durability?: Durability;
+  /** Records per commit. Default 512. */
+  readonly batchSize?: number;
+  /** Name of the new conversation. */
+  readonly name?: string;
+  /** Metadata added to the new conversation's (next to the `codex.*` keys). */
+  readonly metadata?: Metadata;
+  /** The conversation's cwd when the rollout names none (legacy variant). Default `process.cwd()`. */
+  readonly cwd?: string;
+  /** Called for each issue as it is found (they are also in the result). */
+  readonly onIssue?: (issue: CodexImportIssue) => void;
+}
+
+/** What one import made. */
+export interface CodexImportResult {
+  /** The new conversation's id (a ULID). */
+  readonly id: string;
+  /** The rollout file (absolute). */
+  readonly path: string;
+  /** The Codex thread id (`session_meta.id`). */
+  readonly codexThreadId: string | null;
+  /** Turns recorded. */
+  readonly turns: number;
+  /** Thread items recorded. */
+  readonly items: number;
+  /** Lines kept verbatim as `opaque` records. */
+  readonly opaque: number;
+  /** Records written in all. */
+  readonly records: number;
+  /** What was found that is not a cleanly mapped line (skipped lines, ordinal gaps…): the first `MAX_KEPT_ISSUES`. */
+  readonly issues: readonly CodexImportIssue[];
+  /** Issues found beyond those in `issues` (all of them went to `onIssue`). */
+  readonly issuesOmitted: number;
+}
+
+/** Issues an import result keeps (the rest are counted; `onIssue` sees them all). */
+export const MAX_KEPT_ISSUES = 1000;
+
+/** A rollout that could not be imported (by `importCodexRollouts`). */
+export interface CodexImportFailure {
+  readonly path: string;
+  readonly error: Error;
+}
+
+/** A file that cannot be imported at all (unreadable, compressed). Nothing was written. */
+export class CodexImportError extends ColloquyError {
+  readonly path: string;
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super('import_failed', `${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
+/** Buffers records and commits them in batches to one conversation. */
+class CommitSink {
+  #buffer: LogRecord[] = [];
+  #written = false;
+  constructor(
+    readonly store: Store,
+    readonly id: string,
+    readonly durability: Durability,
+    readonly batchSize: number,
+  ) {}
+
+  add(records: readonly LogRecord[]): void {
+    for (const r of records) this.#buffer.push(r);
+  }
+
+  get full(): boolean {
+    return this.#buffer.length >= this.batchSize;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#buffer.length === 0) return;
+    const records = this.#buffer;
+    this.#buffer = [];
+    this.#written = true;
+    const [outcome] = await this.store.commit([{ conversationId: this.id, records }], { durability: this.durability });
+    if (!outcome || !outcome.ok) {
+      const reason = outcome && !outcome.ok ? outcome.error.message : 'no outcome';
+      throw new StoreError(`could not write imported conversation ${this.id} to ${this.store.description}: ${reason}`);
+    }
+  }
+
+  /** Remove what was written (after a failure). */
+  async discard(): Promise<void> {
+    this.#buffer = [];
+    if (this.#written) await this.store.delete(this.id).catch(() => {});
+    await this.store.release(this.id).catch(() => {});
+  }
+}
+
+/**
+ * Import one Codex rollout file into `store` as a new conversation.
+ * @returns the new conversation's id and counts of what was imported.
+ * @throws {CorruptLogError} (strict mode) for a line that is not a JSON object, naming file and
+ *   line; in any mode when the file has no `session_meta` line. Nothing is left in the store.
+ * @throws {CodexImportError} when the file cannot be read.
+ * @throws {StoreError} when the store cannot write the conversation.
+ */
+export async function importCodexRollout(store: Store, path: string, options: CodexImportOptions = {}): Promise<CodexImportResult> {
+  const full = resolve(path);
+  if (full.endsWith('.zst')) throw new CodexImportError(full, 'compressed rollouts (.jsonl.zst) are not supported; decompress it first (zstd -d)');
+  const strict = (options.mode ?? 'strict') === 'strict';
+  const issues: CodexImportIssue[] = [];
+  let issuesOmitted = 0;
+  const report = (issue: CodexImportIssue): void => {
+    if (issues.length < MAX_KEPT_ISSUES) issues.push(issue);
+    else issuesOmitted++;
+    options.onIssue?.(issue);
+  };
+  const id = newConversationId();
+  const mapper = new CodexRolloutMapper({
+    id,
+    path: full,
+    onIssue: report,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+  });
+  const sink = new CommitSink(store, id, options.durability ?? 'sync', Math.max(1, options.batchSize ?? 512));
+  let first = true;
+  try {
+    for await (const line of readFileLines(full)) {
+      let text = line.text;
+      if (line.number === 1 && text.charCodeAt(0) === 0xfeff) {
+        text = text.slice(1);
+        report({ kind: 'bom', path: full, line: 1, detail: 'UTF-8 byte-order mark skipped' });
+      }
+      if (text.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = undefined;
+      }
+      if (!isObject(value)) {
+        const reason = value === undefined ? 'not valid JSON' : 'not a JSON object';
+        if (!line.terminated) {
+          report({ kind: 'torn_tail', path: full, line: line.number, detail: `last line has no newline and is ${reason} (a write cut short); skipped` });
+          continue;
+        }
+        if (strict) throw new CorruptLogError(full, line.number, reason);
+        report({ kind: 'bad_line', path: full, line: line.number, detail: `${reason}; skipped` });
+        continue;
+      }
+      sink.add(mapper.push(classifyCodexLine(value, first), line.number));
+      first = false;
+      if (sink.full) await sink.flush();
+    }
+    sink.add(mapper.end());
+    await sink.flush();
+  } catch (err) {
+    await sink.discard();
+    throw err;
+  }
+  await store.release(id);
+  return { id, path: full, codexThreadId: mapper.codexThreadId, ...mapper.counts, issues, issuesOmitted };
+}
+
+/** The lines of a file, with read errors as `CodexImportError`s. */
+async function* readFileLines(path: string): AsyncGenerator<{ number: number; text: string; terminated: boolean }> {
+  try {
+    yield* readLines(path);
+  } catch (err) {
+    if (err instanceof ColloquyError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CodexImportError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Every Codex rollout file under `dir` (recursively: `sessions/YYYY/MM/DD/` and the flat
+ * `archived_sessions/` alike), sorted by path. Compressed rollouts (`.jsonl.zst`) are listed too,
+ * so an import can report them.
+ * @throws {CodexImportError} when `dir` cannot be read.
+ */
+export async function findCodexRollouts(dir: string): Promise<string[]> {
+  const root = resolve(dir);
+  let entries;
+  try {
+    entries = await readdir(root, { recursive: true, withFileTypes: true });
+  } catch (err) {
+    throw new CodexImportError(root, `cannot read the directory: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return entries
+    .filter((e) => e.isFile() && (CODEX_ROLLOUT_FILE.test(e.name) || /^rollout-.*\.jsonl\.zst$/.test(e.name)))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+/**
+ * Import every rollout under `dir` (see `findCodexRollouts`), one conversation each. A file that
+ * fails does not stop the others: it is listed in `failed`. `options.name` is not used (each
+ * conversation would get the same name).
+ */
+export async function importCodexRollouts(
+  store: Store,
+  dir: string,
+  options: CodexImportOptions = {},
+): Promise<{ readonly imported: CodexImportResult[]; readonly failed: CodexImportFailure[] }> {
+  const imported: CodexImportResult[] = [];
+  const failed: CodexImportFailure[] = [];
+  const { name: _unused, ...each } = options;
+  for (const path of await findCodexRollouts(dir)) {
+    try {
+      imported.push(await importCodexRollout(store, path, each));
+    } catch (err) {
+      failed.push({ path, error: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+  return { imported, failed };
+}
