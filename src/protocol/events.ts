@@ -82,6 +82,17 @@ export const ErrorEventSchema = z.object({ type: z.literal('error'), message: z.
 export const ThreadNameUpdatedEventSchema = z.object({ type: z.literal('thread.name_updated'), name: z.string() });
 export const ThreadRolledBackEventSchema = z.object({ type: z.literal('thread.rolled_back'), turns: z.int() });
 export const ThreadClosedEventSchema = z.object({ type: z.literal('thread.closed') });
+/**
+ * Something in the conversation's log was not a clean record and was dealt with: a torn last
+ * line (a crash mid-write) moved to the `.torn` side file, or a line skipped in lenient mode.
+ * `line` is 1-based; `detail` never quotes the line.
+ */
+export const LogIssueEventSchema = z.object({
+  type: z.literal('log.issue'),
+  kind: z.string(),
+  line: z.int(),
+  detail: z.string(),
+});
 
 /** Any thread event (discriminated on `type`). */
 export const ThreadEventSchema = z.discriminatedUnion('type', [
@@ -101,6 +112,7 @@ export const ThreadEventSchema = z.discriminatedUnion('type', [
   ThreadNameUpdatedEventSchema,
   ThreadRolledBackEventSchema,
   ThreadClosedEventSchema,
+  LogIssueEventSchema,
 ]);
 /** Any thread event. */
 export type ThreadEvent = z.infer<typeof ThreadEventSchema>;

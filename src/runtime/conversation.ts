@@ -22,6 +22,7 @@ import type { ConversationConfig } from '../protocol/records.js';
 import { fast, parseOp, toIssues } from '../protocol/validate.js';
 import * as z from 'zod/mini';
 import { AsyncQueue } from './async-queue.js';
+import type { LogIssue } from '../store/store.js';
 import type { ConversationFold } from './fold.js';
 import type { TurnHost } from './runner.js';
 
@@ -243,6 +244,15 @@ export class Conversation implements TurnHost {
       usage: ctx.usage,
       error: ctx.error ? { kind: ctx.error.kind, message: ctx.error.message } : null,
     };
+  }
+
+  /** What was found in this conversation's log that was not a clean record, oldest first. */
+  readonly logIssues: LogIssue[] = [];
+
+  /** @internal Something was found in this conversation's log (a torn tail repaired, a line skipped). */
+  reportLogIssue(issue: LogIssue): void {
+    if (this.logIssues.length < 100) this.logIssues.push(issue);
+    this.#emitted({ type: 'log.issue', kind: issue.kind, line: issue.line, detail: issue.detail });
   }
 
   /** The model-visible history (items since the last compaction), oldest first. */

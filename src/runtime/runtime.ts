@@ -19,7 +19,7 @@ import { LOG_FORMAT_VERSION, MetadataSchema, type ConversationConfig, type LogRe
 import { parseOrThrow } from '../protocol/validate.js';
 import { FileStore } from '../store/file-store.js';
 import { MessageHistory, type HistoryPersistence } from '../store/history.js';
-import type { CommitEntry, Durability, ListPage, ListQuery, LogIssue, Store } from '../store/store.js';
+import type { CommitEntry, Durability, ListPage, ListQuery, LogIssue, ReadMode, Store } from '../store/store.js';
 import { Conversation } from './conversation.js';
 import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from './fold.js';
 import { replay } from './replay.js';
@@ -47,8 +47,16 @@ export interface RuntimeOptions {
   readonly defaults?: Partial<Pick<ConversationConfig, 'model' | 'cwd' | 'approvalPolicy' | 'instructions'>>;
   /** Errors with nowhere else to go (a throwing listener, a conversation given up). Default: a process warning. */
   readonly onError?: (error: unknown, context: { readonly conversationId?: string }) => void;
-  /** Things found in logs that are not clean records (torn tails, skipped lines). */
+  /**
+   * Things found in logs that are not clean records (torn tails repaired, lines skipped). Each
+   * is also reported to its conversation's subscribers as a `log.issue` event when resident.
+   */
   readonly onLogIssue?: (issue: LogIssue) => void;
+  /**
+   * How bad lines in the middle of a log are treated on resume and read: `strict` (default)
+   * fails with a `CorruptLogError` naming file and line; `lenient` skips and reports them.
+   */
+  readonly readMode?: ReadMode;
   /**
    * The global message history (`<home>/history.jsonl`, every user message of every
    * conversation, as Codex's). `home` defaults to the file store's; with another store and no
@@ -135,7 +143,8 @@ export class Runtime {
   constructor(options: RuntimeOptions = {}) {
     this.#options = options;
     this.durability = options.durability ?? 'sync';
-    this.store = options.store ?? new FileStore({ home: options.home ?? defaultHome(), ...(options.onLogIssue ? { onIssue: options.onLogIssue } : {}) });
+    this.store = options.store ?? new FileStore({ home: options.home ?? defaultHome(), ...(options.readMode ? { mode: options.readMode } : {}) });
+    this.store.watchIssues?.((issue) => this.#logIssue(issue));
     this.agent = options.agent ?? localAgent();
     const historyHome = options.history?.home ?? (this.store instanceof FileStore ? this.store.paths.home : undefined);
     this.history = new MessageHistory({
@@ -299,8 +308,19 @@ export class Runtime {
     await this.store.close();
   }
 
-  #readOptions(): { onIssue?: (issue: LogIssue) => void } {
-    return this.#options.onLogIssue ? { onIssue: this.#options.onLogIssue } : {};
+  /** A log issue: to `onLogIssue`, and as an event to its conversation when resident. */
+  #logIssue(issue: LogIssue): void {
+    try {
+      this.#options.onLogIssue?.(issue);
+    } catch (err) {
+      this.#report(err);
+    }
+    const id = /([0-9A-HJKMNP-TV-Z]{26})\.jsonl(?:\.torn)?$/.exec(issue.path)?.[1];
+    if (id) this.#residents.get(id)?.reportLogIssue(issue);
+  }
+
+  #readOptions(): { mode?: ReadMode } {
+    return this.#options.readMode ? { mode: this.#options.readMode } : {};
   }
 
   #open(): void {
@@ -384,9 +404,13 @@ export class Runtime {
       // Take the write lease first, so the log read is the log this process goes on writing.
       await this.store.acquire(id);
       try {
-        const fold = await replay(this.store, id, this.#readOptions());
+        const issues: LogIssue[] = [];
+        const fold = await replay(this.store, id, { ...this.#readOptions(), onIssue: (issue) => void issues.push(issue) });
         this.#open();
-        return await this.#launch(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
+        const handle = await this.#launch(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
+        // What the replay found (lines skipped in lenient mode) stays visible on the conversation.
+        for (const issue of issues) handle.reportLogIssue(issue);
+        return handle;
       } catch (err) {
         await this.store.release(id).catch(() => {});
         throw err;

@@ -104,7 +104,7 @@ export class FileStore implements Store {
   readonly #mode: ReadMode;
   readonly #maxOpen: number;
   readonly #queue: PQueue;
-  readonly #onIssue: ((issue: LogIssue) => void) | undefined;
+  readonly #issueListeners = new Set<(issue: LogIssue) => void>();
   readonly #writers = new Map<string, Writer>();
   readonly #leases: LeaseManager;
   readonly #index: ListingIndex;
@@ -122,13 +122,29 @@ export class FileStore implements Store {
     this.#mode = options.mode ?? 'strict';
     this.#maxOpen = options.maxOpenFiles ?? 256;
     this.#queue = new PQueue({ concurrency: options.ioConcurrency ?? 32 });
-    this.#onIssue = options.onIssue;
+    if (options.onIssue) this.#issueListeners.add(options.onIssue);
     this.#leases = new LeaseManager(options.home, this.#fs, options.lease);
     this.#index = new ListingIndex(options.home, this.#fs);
   }
 
   async acquire(id: string): Promise<void> {
     await this.#leases.acquire(id);
+  }
+
+  /** Listen to everything found that is not a clean record; returns the unsubscribe function. */
+  watchIssues(listener: (issue: LogIssue) => void): () => void {
+    this.#issueListeners.add(listener);
+    return () => this.#issueListeners.delete(listener);
+  }
+
+  #report(issue: LogIssue): void {
+    for (const listener of this.#issueListeners) {
+      try {
+        listener(issue);
+      } catch {
+        // A listener's failure is not the store's.
+      }
+    }
   }
 
   // ——— writing ———
@@ -224,7 +240,7 @@ export class FileStore implements Store {
     try {
       await this.#index.append(patches, durable);
     } catch (err) {
-      this.#onIssue?.({ kind: 'bad_line', path: this.#index.path, line: 0, detail: `index not updated (${describe(err)}); it is rebuilt when needed` });
+      this.#report({ kind: 'bad_line', path: this.#index.path, line: 0, detail: `index not updated (${describe(err)}); it is rebuilt when needed` });
     }
   }
 
@@ -349,7 +365,7 @@ export class FileStore implements Store {
         await this.#fs.ftruncate(fd, kept);
         await this.#fs.fdatasync(fd);
         const line = await this.#countLines(path, kept);
-        this.#onIssue?.({ kind: 'torn_tail', path, line: line + 1, detail: `${torn.length} bytes moved to ${tornPath}` });
+        this.#report({ kind: 'torn_tail', path, line: line + 1, detail: `${torn.length} bytes moved to ${tornPath}` });
         size = kept;
         window = Math.min(size, TAIL_BYTES);
         if (lastNl === -1) throw new CorruptLogError(path, 1, 'the log holds no complete record');
@@ -468,7 +484,7 @@ export class FileStore implements Store {
     const { path } = await this.#locate(id);
     const onIssue = (issue: LogIssue): void => {
       options.onIssue?.(issue);
-      this.#onIssue?.(issue);
+      this.#report(issue);
     };
     const from = options.fromSeq !== undefined ? await this.#offsetOf(path, options.fromSeq) : null;
     yield* readLog(this.#fs, path, {
@@ -705,7 +721,7 @@ export class FileStore implements Store {
           });
         } catch (err) {
           if (!(err instanceof CorruptLogError)) throw err;
-          this.#onIssue?.({ kind: 'bad_line', path, line: err.line, detail: `not indexed: ${err.reason}` });
+          this.#report({ kind: 'bad_line', path, line: err.line, detail: `not indexed: ${err.reason}` });
         }
       }
     }

@@ -150,6 +150,11 @@ export interface Store {
   acquire(id: string): Promise<void>;
   /** Give up the conversation's write lease and what is cached for it (open files). */
   release(id: string): Promise<void>;
+  /**
+   * Listen to what is found in logs that is not a clean record (torn tails repaired, lines
+   * skipped in lenient mode); returns the unsubscribe function.
+   */
+  watchIssues?(listener: (issue: LogIssue) => void): () => void;
   /** Rebuild derived data (the listing index) from the logs, when the store keeps any. */
   reindex?(): Promise<void>;
   /** Flush and release everything. */

@@ -740,3 +740,23 @@ describe('colloquy exec: storage', () => {
     }
   });
 });
+
+describe('colloquy exec: one writer per conversation', () => {
+  it('a second process resuming a conversation another is writing fails, naming the holder', async () => {
+    const { home, work } = await dirs();
+    const script = await writeScript(work, { turns: [{ steps: [{ type: 'message', text: 'first' }] }, { steps: [{ type: 'delay', ms: 4_000 }, { type: 'message', text: 'slow' }] }], repeat: 'last' });
+    const first = await runCli(['exec', '--json', '--agent-script', script, 'one'], { home });
+    const id = threadIdOf(first.stdout);
+    const slow = startCli(['exec', '--json', '--agent-script', script, 'resume', id, 'two'], { home });
+    await slow.waitForStdout('"turn.started"');
+    const second = await runCli(['exec', '--json', '--agent-script', script, 'resume', id, 'three'], { home });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`is being written by process ${slow.child.pid}`);
+    expect(second.stdout).toBe('');
+    const done = await slow.done;
+    expect(done.code).toBe(0);
+    // Afterwards it can be resumed again, and its log is intact.
+    const third = await runCli(['exec', '--json', '--agent-script', script, 'resume', id, 'four'], { home });
+    expect(third.code, third.stderr).toBe(0);
+  }, 60_000);
+});

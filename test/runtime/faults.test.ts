@@ -93,3 +93,47 @@ describe('store faults', () => {
     expect((await convo.run('now it works')).finalResponse).toContain('Turn 1');
   });
 });
+
+describe('log issues', () => {
+  it('a torn last line from a crash is repaired on the next write and reported as an event', async () => {
+    const home = await tempHome();
+    const first = runtime({ home });
+    const convo = await first.start();
+    await convo.run('before the crash');
+    await first.shutdown();
+    const path = new FileStore({ home }).paths.log(convo.id, false);
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(path, '{"ts":"2026-01-01T00:00:00.000Z","seq":99,"type":"it');
+    const seen: string[] = [];
+    const second = runtime({ home, onLogIssue: (issue) => void seen.push(issue.kind) });
+    const resumed = await second.resume(convo.id);
+    const reported = next(resumed, 'log.issue');
+    expect((await resumed.run('after')).finalResponse).toContain('Before that you said: "before the crash"');
+    expect(await reported).toMatchObject({ type: 'log.issue', kind: 'torn_tail', line: 6 });
+    expect(resumed.logIssues.map((i) => i.kind)).toContain('torn_tail');
+    expect(seen).toContain('torn_tail');
+    expect(readFileSync(`${path}.torn`, 'utf8')).toBe('{"ts":"2026-01-01T00:00:00.000Z","seq":99,"type":"it');
+    expect(lines(path).map((r) => r.seq)).toEqual(lines(path).map((_, i) => i));
+  });
+
+  it('strict by default, a bad line in the middle fails resume with file and line; lenient skips it', async () => {
+    const home = await tempHome();
+    const first = runtime({ home });
+    const convo = await first.start();
+    await convo.run('one');
+    await convo.run('two');
+    await first.shutdown();
+    const path = new FileStore({ home }).paths.log(convo.id, false);
+    const text = readFileSync(path, 'utf8').split('\n');
+    text[3] = '{"not": "a record"}';
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path, text.join('\n'));
+    await expect(runtime({ home }).resume(convo.id)).rejects.toMatchObject({ code: 'corrupt_log', path, line: 4 });
+    const lenient = runtime({ home, readMode: 'lenient' });
+    const resumed = await lenient.resume(convo.id);
+    expect(resumed.logIssues).toMatchObject([
+      { kind: 'bad_line', line: 4 },
+      { kind: 'seq_gap', line: 5 },
+    ]);
+  });
+});
