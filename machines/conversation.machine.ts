@@ -127,6 +127,8 @@ export interface ConversationContext {
   readonly closeRequested: boolean;
   /** What to do on start; cleared once done. */
   readonly boot: BootPlan | null;
+  /** Records numbered but not yet sent to the persistence actor (see `Step.defer`). */
+  readonly outbox: readonly LogRecord[];
 }
 
 type WithSubmission<T> = T & { readonly submissionId: string };
@@ -157,6 +159,13 @@ type Draft = { [T in LogRecordType]: { type: T; payload: RecordPayload<T> } }[Lo
 interface Step {
   ctx?: Partial<ConversationContext>;
   records?: Draft[];
+  /**
+   * Hold the records back and send them with the next records that go (a turn's items go with
+   * its end, or with an approval request): fewer messages to the persistence actor per turn.
+   */
+  defer?: boolean;
+  /** No acknowledgement needed: a later acknowledged record of the same turn covers these. */
+  noAck?: boolean;
   emit?: ThreadEvent[];
   toTurn?: TurnCommand[];
   spawn?: TurnInput;
@@ -212,6 +221,7 @@ function startTurn(ctx: ConversationContext, start: TurnStart, base: Step = {}):
     ...base,
     records,
     emit,
+    noAck: true,
     ctx: {
       ...base.ctx,
       turns: number,
@@ -289,6 +299,7 @@ function turnItem(ctx: ConversationContext, e: Extract<TurnReport, { type: 'turn
   return {
     records: [draft('item', { turn_id: turnId, item: e.item })],
     emit: [{ type: 'item.completed', turn_id: turnId, item: e.item }],
+    defer: true,
   };
 }
 
@@ -533,7 +544,20 @@ interface Enqueue {
   stopChild(id: string): void;
 }
 
-const now = (): string => new Date().toISOString();
+let lastMs = 0;
+let lastIso = '';
+/** The time as an ISO string (computed once per millisecond). */
+function now(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+/** Deferred records are sent anyway once this many are held. */
+const OUTBOX_MAX = 64;
 
 /** Carry out a `Step`: stop/spawn the turn, assign, number and send records, emit, acknowledge the op. */
 function execute(ctx: ConversationContext, event: ConversationEvent, enqueue: Enqueue, self: AnyActorRef, step: Step): void {
@@ -544,13 +568,23 @@ function execute(ctx: ConversationContext, event: ConversationEvent, enqueue: En
     const ts = now();
     records = step.records.map((d) => ({ ts, seq: seq++, type: d.type, payload: d.payload }) as LogRecord);
   }
-  const patch: Partial<ConversationContext> = step.ctx ?? {};
-  if (seq !== ctx.seq || step.ctx) enqueue.assign(seq !== ctx.seq ? { ...patch, seq } : patch);
-  if (step.unpark) enqueue.sendTo(ctx.persistence, { type: 'retry', conversationId: ctx.id } satisfies PersistenceEvent);
+  const patch: { -readonly [K in keyof ConversationContext]?: ConversationContext[K] } = { ...step.ctx };
+  if (seq !== ctx.seq) patch.seq = seq;
+  let send: readonly LogRecord[] | null = null;
   if (records) {
-    enqueue.sendTo(ctx.persistence, { type: 'append', request: { conversationId: ctx.id, records, replyTo: self } } satisfies PersistenceEvent);
-    enqueue.emit({ type: '@colloquy.recorded', records });
+    if (step.defer && ctx.outbox.length + records.length < OUTBOX_MAX) patch.outbox = [...ctx.outbox, ...records];
+    else {
+      send = ctx.outbox.length > 0 ? [...ctx.outbox, ...records] : records;
+      if (ctx.outbox.length > 0) patch.outbox = [];
+    }
   }
+  if (step.ctx || records) enqueue.assign(patch);
+  if (step.unpark) enqueue.sendTo(ctx.persistence, { type: 'retry', conversationId: ctx.id } satisfies PersistenceEvent);
+  if (send) {
+    const request = { conversationId: ctx.id, records: send, replyTo: self, ...(step.noAck ? { ack: false } : {}) };
+    enqueue.sendTo(ctx.persistence, { type: 'append', request } satisfies PersistenceEvent);
+  }
+  if (records) enqueue.emit({ type: '@colloquy.recorded', records });
   if (step.emit) for (const e of step.emit) enqueue.emit(e);
   if (step.toTurn) for (const c of step.toTurn) enqueue.sendTo('turn', c);
   if (step.spawn) enqueue.spawnChild('turn', { id: 'turn', systemId: 'turn', input: step.spawn });
@@ -644,9 +678,10 @@ export const conversationMachine = base.extend({
     requestClose: act(() => ({ ctx: { closeRequested: true } })),
     cancelClose: act(() => ({ ctx: { closeRequested: false } })),
     announceClosed: act(() => ({ emit: [{ type: 'thread.closed' }] })),
-    acknowledge: act<Ev<'persist.ack'>>((ctx, e) => (e.seq > ctx.durableSeq ? { ctx: { durableSeq: e.seq } } : {})),
-    notifyDurable: base.enqueueActions(({ context, enqueue }) => {
-      enqueue.emit({ type: '@colloquy.durable', seq: context.durableSeq });
+    acknowledge: base.enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'persist.ack' || event.seq <= context.durableSeq) return;
+      enqueue.assign({ durableSeq: event.seq });
+      enqueue.emit({ type: '@colloquy.durable', seq: event.seq });
     }),
   },
 }).createMachine({
@@ -674,11 +709,12 @@ export const conversationMachine = base.extend({
       error: null,
       closeRequested: false,
       boot: { meta, openTurn: r?.openTurn ?? null, failed: r?.failed ?? null },
+      outbox: [],
     };
   },
   initial: 'booting',
   on: {
-    'persist.ack': { actions: ['acknowledge', 'notifyDurable'] },
+    'persist.ack': { actions: 'acknowledge' },
   },
   states: {
     /** Transient: record `session_meta` (new) or bring back an open turn (resumed). */

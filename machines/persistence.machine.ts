@@ -18,6 +18,12 @@ export interface AppendRequest {
   readonly conversationId: string;
   readonly records: readonly LogRecord[];
   readonly replyTo: AnyActorRef;
+  /**
+   * Whether the sender waits for this acknowledgement (default true). A conversation is
+   * acknowledged for a batch when any of its requests in it asks; the acknowledged `seq` covers
+   * every earlier record.
+   */
+  readonly ack?: boolean;
 }
 
 /** A failure as reported to a conversation. */
@@ -165,7 +171,9 @@ export const persistenceMachine = setup({
               const replyTo = requests?.[0]?.replyTo;
               if (!requests || !replyTo) continue;
               if (outcome.ok) {
-                enqueue.sendTo(replyTo, { type: 'persist.ack', seq: outcome.lastSeq } satisfies PersistReply);
+                if (requests.some((r) => r.ack !== false)) {
+                  enqueue.sendTo(replyTo, { type: 'persist.ack', seq: outcome.lastSeq } satisfies PersistReply);
+                }
                 continue;
               }
               // Hold this conversation's failed records and everything it sent since, in order.

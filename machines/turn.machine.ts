@@ -70,7 +70,7 @@ export type RunnerEvent =
   | { type: 'runner.approval'; callId: string; item: ThreadItem }
   | { type: 'runner.steer.taken'; submissionIds: readonly string[] }
   | { type: 'runner.compacted'; summary: string; keptFromSeq: number; keptTurns: number; nextItem: number }
-  | { type: 'runner.done' }
+  | { type: 'runner.done'; usage?: Usage }
   | { type: 'runner.failed'; error: TurnError };
 
 /** Events the conversation sends to its turn. */
@@ -250,7 +250,13 @@ export const turnMachine = setup({
           target: 'aborted',
           actions: assign({ reason: ({ event }) => event.reason, status: 'aborted' }),
         },
-        'runner.done': { target: 'completed', actions: assign({ status: 'completed' }) },
+        'runner.done': {
+          target: 'completed',
+          actions: assign({
+            status: 'completed',
+            usage: ({ context, event }) => (event.usage ? addUsage(context.usage, event.usage) : context.usage),
+          }),
+        },
         'runner.failed': {
           target: 'failed',
           actions: assign({ error: ({ event }) => event.error, status: 'failed' }),

@@ -389,8 +389,9 @@ export class Conversation implements TurnHost {
     const event = (
       op.type === 'user_input' || op.type === 'retry' ? { ...op, submissionId, itemId: this.newItemId() } : { ...op, submissionId }
     ) as OpEvent;
-    const snapshot = actor.getSnapshot();
-    if (!snapshot.can(event)) throw this.#refusal(op);
+    // Input that is not `reject` is taken in every state but closed (checked above); every other
+    // op is checked against the machine first.
+    if ((op.type !== 'user_input' || op.mode === 'reject') && !actor.getSnapshot().can(event)) throw this.#refusal(op);
     let pending!: PendingOp;
     const done = new Promise<void>((resolve, reject) => {
       pending = { resolve, reject, accepted: false };

@@ -11,7 +11,7 @@ import { localSummary } from '../agents/text.js';
 import { formatPath } from '../errors.js';
 import { approvalKey } from '../protocol/approvals.js';
 import type { TurnError } from '../protocol/events.js';
-import { inputImages, inputText, ThreadItemSchema, UsageSchema, type ThreadItem, type UserInputItem } from '../protocol/items.js';
+import { addUsage, inputImages, inputText, ThreadItemSchema, UsageSchema, type ThreadItem, type Usage, type UserInputItem } from '../protocol/items.js';
 import type { ApprovalDecision } from '../protocol/ops.js';
 import type { ConversationConfig } from '../protocol/records.js';
 import { fast, toIssues } from '../protocol/validate.js';
@@ -76,6 +76,7 @@ export function agentRunner(agent: Agent, host: (conversationId: string) => Turn
     const steered: SteeredInput[] = [];
     let compacted = false;
     let stopped = false;
+    let total: Usage | null = null;
 
     receive((command) => {
       if (command.type === 'runner.steer') {
@@ -101,7 +102,8 @@ export function agentRunner(agent: Agent, host: (conversationId: string) => Turn
         case 'usage': {
           const usage = fast(UsageSchema).safeParse(event.usage);
           if (!usage.success) throw new InvalidAgentOutput('the agent reported an invalid usage');
-          send({ type: 'runner.usage', usage: usage.data });
+          // Added up here and reported with the turn's end: one event less per turn.
+          total = total ? addUsage(total, usage.data) : usage.data;
           return;
         }
         case 'compaction': {
@@ -169,7 +171,7 @@ export function agentRunner(agent: Agent, host: (conversationId: string) => Turn
           // An agent that does not summarise gets the default summary: the user's messages.
           handle({ type: 'compaction', summary: localSummary(turn) });
         }
-        send({ type: 'runner.done' });
+        send(total ? { type: 'runner.done', usage: total } : { type: 'runner.done' });
       } catch (err) {
         if (!stopped) send({ type: 'runner.failed', error: describeError(err) });
       }
