@@ -635,10 +635,7 @@ export class FileStore implements Store {
       if (sort === 'created' && !position) {
         candidates = (await this.#index.newest(limit, (l) => matches(l.summary, query))).map((l) => this.#overlay(l));
       } else {
-        candidates = (await this.#index.all())
-          .map((l) => this.#overlay(l))
-          .filter((l) => matches(l.summary, query) && (!position || isAfter(l, position, sort)));
-        candidates.sort(compareListed(sort));
+        candidates = await this.#ordered(sort, query, position);
         void this.#index.compactIfBloated().catch(() => {});
       }
       const page = candidates.slice(0, limit);
@@ -651,6 +648,39 @@ export class FileStore implements Store {
       const last = shown[shown.length - 1];
       return { items: shown.map((l) => l.summary), nextCursor: candidates.length > limit && last ? cursorAfter(last, sort) : null };
     }
+  }
+
+  /**
+   * Conversations after the cursor, in order, from the index's sorted listing: a binary search
+   * finds the cursor, and filters apply only when the query has any. This process's exact update
+   * times are taken in (re-sorting when they change the order).
+   */
+  async #ordered(sort: 'created' | 'updated', query: ListQuery, position: ReturnType<typeof parseCursor>): Promise<Listed[]> {
+    let sorted: readonly Listed[] = await this.#index.sorted(sort);
+    if (this.#updated.size > 0) {
+      sorted = sorted.map((l) => this.#overlay(l));
+      if (sort === 'updated') sorted = [...sorted].sort(compareListed(sort));
+    }
+    let from = 0;
+    if (position) {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (isAfter(sorted[mid] as Listed, position, sort)) hi = mid;
+        else lo = mid + 1;
+      }
+      from = lo;
+    }
+    const filtered = query.name !== undefined || query.metadata !== undefined || query.archived === true;
+    const out: Listed[] = [];
+    for (let i = from; i < sorted.length; i++) {
+      const l = sorted[i] as Listed;
+      if (filtered ? matches(l.summary, query) : !l.summary.archived) out.push(l);
+      // One more than a page tells whether a next page exists.
+      if (out.length > pageSize(query)) break;
+    }
+    return out;
   }
 
   /** A listed conversation with this process's exact update time, when it is newer. */

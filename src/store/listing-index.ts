@@ -19,7 +19,7 @@ import lockfile from 'proper-lockfile';
 import { isConversationId } from '../protocol/ids.js';
 import type { ForkOrigin, Metadata } from '../protocol/records.js';
 import { READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
-import type { Listed } from './listing.js';
+import { compareListed, type Listed } from './listing.js';
 import { DIR_MODE, FILE_MODE } from './paths.js';
 import { scanBackward } from './reverse.js';
 import type { ConversationSummary } from './store.js';
@@ -118,6 +118,10 @@ export class ListingIndex {
   readonly #fs: FileSystem;
   /** The whole index folded, with where the fold stopped (to read only what was appended since). */
   #cache: { ino: number; size: number; entries: Map<string, Entry>; lines: number } | null = null;
+  /** The folded entries as listed summaries, and at which index size they were made. */
+  #listed: Listed[] | null = null;
+  #listedAt = -1;
+  readonly #sorted = new Map<'created' | 'updated', Listed[]>();
 
   constructor(home: string, fs: FileSystem) {
     this.path = join(home, INDEX_FILE);
@@ -264,13 +268,35 @@ export class ListingIndex {
         await this.#fs.close(fd).catch(() => {});
       }
     }
-    this.#cache = cache;
-    const out: Listed[] = [];
-    for (const entry of cache.entries.values()) {
-      const listed = listedOf(entry);
-      if (listed) out.push(listed);
+    if (this.#cache !== cache || cache.size !== this.#listedAt) {
+      this.#cache = cache;
+      this.#listed = null;
+      this.#sorted.clear();
     }
-    return out;
+    if (!this.#listed) {
+      const out: Listed[] = [];
+      for (const entry of cache.entries.values()) {
+        const listed = listedOf(entry);
+        if (listed) out.push(listed);
+      }
+      this.#listed = out;
+      this.#listedAt = cache.size;
+    }
+    return this.#listed;
+  }
+
+  /**
+   * Every conversation, sorted newest first by `sort` (kept until the index changes, so paging
+   * through a large listing sorts once).
+   */
+  async sorted(sort: 'created' | 'updated'): Promise<readonly Listed[]> {
+    const all = await this.all();
+    let sorted = this.#sorted.get(sort);
+    if (!sorted) {
+      sorted = [...all].sort(compareListed(sort));
+      this.#sorted.set(sort, sorted);
+    }
+    return sorted;
   }
 
   /**
@@ -281,6 +307,8 @@ export class ListingIndex {
     const text = [JSON.stringify({ format: INDEX_FORMAT }), ...entries.map((e) => JSON.stringify(e))].join('\n');
     await this.#locked(() => this.#fs.writeFileAtomic(this.path, `${text}\n`, FILE_MODE));
     this.#cache = null;
+    this.#listed = null;
+    this.#sorted.clear();
   }
 
   /** Fold the patches away when they outnumber the conversations by far (fewer lines to read). */

@@ -9,13 +9,14 @@
  * BUILT package resumes it with a fresh runtime and runs one more turn; its peak RSS must
  * stay under 256 MB. Two variants:
  *
- * - `plain`: no compaction. The live context IS the whole history, so a resume that keeps
- *   the history in memory cannot meet the target; this variant measures how far off it is.
+ * - `plain` (only when asked for): no compaction. The live context IS the whole history,
+ *   which a resume keeps in memory for the agent, so it cannot meet the target; this variant
+ *   measures how far off it is. A real conversation that long has been compacted many times.
  * - `compacted`: a `compacted` record near the end (then a few hundred more turns). Memory
  *   must follow the live context (what follows the compaction), not the file size.
  *
  * Environment: BIG_LOG_MB (default 1024) sets the size, BIG_LOG_RSS_LIMIT_MB (default 256)
- * the target, BIG_LOG_VARIANTS (default `plain,compacted`) the variants, BIG_LOG_DIR the
+ * the target, BIG_LOG_VARIANTS (default `compacted`; `plain,compacted` for both) the variants, BIG_LOG_DIR the
  * directory for the temporary home (default the OS temp dir; it needs twice BIG_LOG_MB free
  * at most, one log at a time). Results go to stderr as `[big-log]` lines.
  */
@@ -36,7 +37,7 @@ const TIME = '/usr/bin/time';
 
 const TARGET_MB = Number(process.env.BIG_LOG_MB ?? 1024);
 const RSS_LIMIT_MB = Number(process.env.BIG_LOG_RSS_LIMIT_MB ?? 256);
-const VARIANTS = (process.env.BIG_LOG_VARIANTS ?? 'plain,compacted').split(',').map((v) => v.trim());
+const VARIANTS = (process.env.BIG_LOG_VARIANTS ?? 'compacted').split(',').map((v) => v.trim());
 const BASE_DIR = process.env.BIG_LOG_DIR ?? tmpdir();
 /** Turns written after the compaction in the `compacted` variant (the live context). */
 const TURNS_AFTER_COMPACTION = 300;

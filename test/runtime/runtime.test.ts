@@ -445,3 +445,44 @@ describe('runtime: global message history', () => {
     expect(await rt.history.list()).toEqual([]);
   });
 });
+
+describe('runtime: queued input across a crash', () => {
+  it('input queued behind a running turn is run exactly once after the process dies', async () => {
+    const home = await tempHome();
+    const agent = localAgent({ script: { turns: [{ steps: [{ type: 'delay', ms: 10_000 }, { type: 'message', text: 'slow' }] }, { steps: [{ type: 'message', text: 'quick' }] }], repeat: 'last' } });
+    const first = runtime({ home, agent });
+    const convo = await first.start();
+    const started = next(convo, 'turn.started');
+    void convo.run('the slow one').catch(() => {});
+    await started;
+    const queued = [next(convo, 'input.queued'), next(convo, 'input.queued', (e) => e.text === 'second')];
+    void convo.run('first').catch(() => {});
+    void convo.run('second').catch(() => {});
+    await Promise.all(queued);
+    await new Promise((r) => setTimeout(r, 50));
+    // The process dies with the slow turn running and two inputs queued.
+    await first.store.release(convo.id);
+    (first as unknown as { shutdown(): Promise<void> }).shutdown = async () => {};
+    const second = runtime({ home, agent });
+    expect((await second.read(convo.id)).pending.input.map((p) => p.items)).toEqual([[{ type: 'text', text: 'first' }], [{ type: 'text', text: 'second' }]]);
+    const resumed = await second.resume(convo.id);
+    const done = next(resumed, 'turn.completed', (e) => e.turn_id !== '' && resumed.info().queued === 0);
+    await done;
+    await new Promise((r) => setTimeout(r, 50));
+    const read = await second.read(convo.id);
+    const texts = read.turns.map((t) => [t.status, t.items.find((i) => i.type === 'user_message')]);
+    expect(texts).toMatchObject([
+      ['aborted', { text: 'the slow one' }],
+      ['completed', { text: 'first' }],
+      ['completed', { text: 'second' }],
+    ]);
+    expect(read.turns[0]?.reason).toBe('restart');
+    expect(read.pending.input).toEqual([]);
+    // Resuming again runs nothing more.
+    await second.shutdown();
+    const third = runtime({ home, agent });
+    await third.resume(convo.id);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await third.read(convo.id)).turns).toHaveLength(3);
+  });
+});
