@@ -53,6 +53,8 @@ export interface ActiveTurn {
   readonly startSeq: number;
   /** Approvals the turn waits for: call id → the item to approve. */
   readonly pending: Readonly<Record<string, ThreadItem>>;
+  /** Items started and not completed (tool calls running): completed as aborted if the turn is. */
+  readonly open: Readonly<Record<string, ThreadItem>>;
 }
 
 /** Why the conversation is in `error`, and what `retry` runs. */
@@ -129,6 +131,8 @@ export interface ConversationContext {
   readonly boot: BootPlan | null;
   /** Records numbered but not yet sent to the persistence actor (see `Step.defer`). */
   readonly outbox: readonly LogRecord[];
+  /** The context is (nearly) full: a compaction runs before the next turn. */
+  readonly compactNext: boolean;
 }
 
 type WithSubmission<T> = T & { readonly submissionId: string };
@@ -236,6 +240,7 @@ function startTurn(ctx: ConversationContext, start: TurnStart, base: Step = {}):
         submissionId: start.submissionId,
         startSeq: ctx.seq + (base.records?.length ?? 0),
         pending: {},
+        open: {},
       },
     },
     spawn: {
@@ -292,14 +297,58 @@ function busyInput(ctx: ConversationContext, e: OpEvent & { type: 'user_input' }
 }
 
 function turnItem(ctx: ConversationContext, e: Extract<TurnReport, { type: 'turn.item' }>): Step {
-  const turnId = ctx.turn?.id ?? '';
+  const turn = ctx.turn;
+  const turnId = turn?.id ?? '';
   if (e.phase !== 'completed') {
-    return { emit: [{ type: e.phase === 'started' ? 'item.started' : 'item.updated', turn_id: turnId, item: e.item }] };
+    return {
+      emit: [{ type: e.phase === 'started' ? 'item.started' : 'item.updated', turn_id: turnId, item: e.item }],
+      ...(turn ? { ctx: { turn: { ...turn, open: { ...turn.open, [e.item.id]: e.item } } } } : {}),
+    };
+  }
+  let patch: Partial<ConversationContext> | undefined;
+  if (turn && e.item.id in turn.open) {
+    const open: Record<string, ThreadItem> = { ...turn.open };
+    delete open[e.item.id];
+    patch = { turn: { ...turn, open } };
   }
   return {
     records: [draft('item', { turn_id: turnId, item: e.item })],
     emit: [{ type: 'item.completed', turn_id: turnId, item: e.item }],
     defer: true,
+    ...(patch ? { ctx: patch } : {}),
+  };
+}
+
+/** An item a turn left running, completed as cut off (so its call has an output in history). */
+function abortedItem(item: ThreadItem): ThreadItem {
+  switch (item.type) {
+    case 'command_execution':
+      return { ...item, status: 'failed', aggregated_output: `${item.aggregated_output}${item.aggregated_output ? '\n' : ''}(aborted)` };
+    case 'tool_call':
+      return { ...item, status: 'failed', output: item.output ?? 'aborted' };
+    case 'mcp_tool_call':
+      return { ...item, status: 'failed', error: { message: 'aborted' } };
+    case 'file_change':
+      return { ...item, status: 'failed' };
+    default:
+      return item;
+  }
+}
+
+/** What a model is told of a turn that did not complete (as Codex's `<turn_aborted>` marker). */
+export function abortMarkerText(reason: AbortReason): string {
+  return `<turn_aborted>The previous turn was ${reason === 'replaced' ? 'replaced by new input' : 'interrupted'} (${reason}) before it completed; tool calls that had not finished were cancelled.</turn_aborted>`;
+}
+
+function noticed(ctx: ConversationContext, e: Extract<TurnReport, { type: 'turn.notice' }>): Step {
+  const turnId = ctx.turn?.id ?? '';
+  const n = e.notice;
+  return {
+    emit: [
+      n.type === 'rate_limits'
+        ? { type: 'rate_limits.updated', turn_id: turnId, rate_limits: n.snapshot }
+        : { type: 'model.retrying', turn_id: turnId, attempt: n.attempt, delay_ms: Math.round(n.delayMs), message: n.message },
+    ],
   };
 }
 
@@ -336,7 +385,7 @@ function approvalDecided(ctx: ConversationContext, e: OpEvent & { type: 'approva
 function compacted(ctx: ConversationContext, e: Extract<TurnReport, { type: 'turn.compacted' }>): Step {
   const turnId = ctx.turn?.id ?? '';
   return {
-    ctx: { historyTurns: e.keptTurns },
+    ctx: { historyTurns: e.keptTurns, compactNext: false },
     records: [
       draft('compacted', {
         turn_id: turnId,
@@ -367,6 +416,7 @@ function turnEnded(ctx: ConversationContext, outcome: TurnOutcome): Step {
   let ending: ThreadEvent;
   let usage = ctx.usage;
   let error: ConversationError | null = null;
+  const extra: Draft[] = [];
   if (outcome.status === 'completed') {
     usage = addUsage(ctx.usage, outcome.usage);
     event = { type: 'turn.completed', turn_id: turn.id, usage, turn_usage: outcome.usage };
@@ -375,6 +425,12 @@ function turnEnded(ctx: ConversationContext, outcome: TurnOutcome): Step {
     usage = addUsage(ctx.usage, outcome.usage);
     event = { type: 'turn.aborted', turn_id: turn.id, reason: outcome.reason, usage };
     ending = { type: 'turn.aborted', turn_id: turn.id, reason: outcome.reason };
+    // Tool calls left running get their (aborted) end, and the model gets a marker.
+    for (const item of Object.values(turn.open)) extra.push(draft('item', { turn_id: turn.id, item: abortedItem(item) }));
+    if (turn.kind === 'regular') {
+      const marker: ThreadItem = { id: `aborted_${turn.id}`, type: 'turn_aborted', reason: outcome.reason, text: abortMarkerText(outcome.reason) };
+      extra.push(draft('item', { turn_id: turn.id, item: marker }));
+    }
   } else {
     usage = addUsage(ctx.usage, outcome.usage);
     event = { type: 'turn.failed', turn_id: turn.id, error: outcome.error, usage };
@@ -388,14 +444,15 @@ function turnEnded(ctx: ConversationContext, outcome: TurnOutcome): Step {
   }
   return {
     stopTurn: true,
-    records: [draft('event', event)],
+    records: [...extra, draft('event', event)],
     ctx: {
       queue,
       usage,
       historyTurns: ctx.historyTurns + counts,
       ending,
-      endSeq: ctx.seq,
+      endSeq: ctx.seq + extra.length,
       error: ctx.error ?? error,
+      ...(outcome.compactNext ? { compactNext: true } : {}),
     },
   };
 }
@@ -467,6 +524,19 @@ function retryTurn(ctx: ConversationContext, e: OpEvent & { type: 'retry' }): St
   );
 }
 
+/**
+ * `retry` of a turn that failed because the context was full: the failed input is queued
+ * again (as new input) and a compaction runs first.
+ */
+function queueRetry(ctx: ConversationContext, e: OpEvent & { type: 'retry' }): Step {
+  const retry = ctx.error?.retry;
+  if (!retry) return {};
+  const again = { type: 'user_input', items: retry.input, mode: 'queue', submissionId: e.submissionId, itemId: e.itemId } as OpEvent & {
+    type: 'user_input';
+  };
+  return busyInput(ctx, again, false);
+}
+
 function leaveError(ctx: ConversationContext): Step {
   return { unpark: ctx.error?.kind === 'store', ctx: { error: null } };
 }
@@ -501,6 +571,7 @@ function boot(ctx: ConversationContext): Step {
         submissionId: open.submissionId,
         startSeq: open.startSeq,
         pending,
+        open: { ...pending },
       },
     };
     return {
@@ -607,6 +678,8 @@ const base = setup({
     hasOpenTurn: ({ context }) => context.turn !== null,
     noOpenTurn: ({ context }) => context.turn === null,
     hasEnding: ({ context }) => context.ending !== null,
+    compactNext: ({ context }) => context.compactNext,
+    retriesRegular: ({ context }) => context.error?.retry?.kind === 'regular',
     hasQueue: ({ context }) => context.queue.length > 0,
     hasError: ({ context }) => context.error !== null,
     hasPending: ({ context }) => context.turn !== null && Object.keys(context.turn.pending).length > 0,
@@ -635,9 +708,13 @@ export const conversationMachine = base.extend({
       startTurn(ctx, { id: e.submissionId, kind: 'compact', input: [], itemId: null, submissionId: e.submissionId }),
     ),
     startQueued: act((ctx) => startQueued(ctx)),
+    startAutoCompact: act((ctx) =>
+      startTurn(ctx, { id: `compact-${ctx.id.slice(-6)}-${ctx.seq}`, kind: 'compact', input: [], itemId: null, submissionId: null }),
+    ),
     busyInput: act<Ev<'user_input'>>((ctx, e) => busyInput(ctx, e, true)),
     queueInput: act<Ev<'user_input'>>((ctx, e) => busyInput(ctx, e, false)),
     turnItem: act<Ev<'turn.item'>>(turnItem),
+    notice: act<Ev<'turn.notice'>>(noticed),
     approvalRequested: act<Ev<'turn.approval'>>(approvalRequested),
     approvalDecided: act<Ev<'approval'>>(approvalDecided),
     compacted: act<Ev<'turn.compacted'>>(compacted),
@@ -675,6 +752,7 @@ export const conversationMachine = base.extend({
     rollback: act<Ev<'rollback'>>(rolledBack),
     retry: act<Ev<'retry'>>(retryTurn),
     reset: act((ctx) => leaveError(ctx)),
+    queueRetry: act<Ev<'retry'>>(queueRetry),
     requestClose: act(() => ({ ctx: { closeRequested: true } })),
     cancelClose: act(() => ({ ctx: { closeRequested: false } })),
     announceClosed: act(() => ({ emit: [{ type: 'thread.closed' }] })),
@@ -710,6 +788,7 @@ export const conversationMachine = base.extend({
       closeRequested: false,
       boot: { meta, openTurn: r?.openTurn ?? null, failed: r?.failed ?? null },
       outbox: [],
+      compactNext: false,
     };
   },
   initial: 'booting',
@@ -724,7 +803,11 @@ export const conversationMachine = base.extend({
     },
     idle: {
       on: {
-        user_input: { guard: 'notReject', target: 'active', actions: 'startInput' },
+        user_input: [
+          // The context is full: the input waits while a compaction runs first.
+          { guard: and(['notReject', 'compactNext']), target: 'active', actions: ['queueInput', 'startAutoCompact'] },
+          { guard: 'notReject', target: 'active', actions: 'startInput' },
+        ],
         compact: { target: 'active', actions: 'startCompact' },
         rollback: { guard: 'canRollback', actions: 'rollback' },
         override_turn_context: { actions: 'overrideContext' },
@@ -739,6 +822,7 @@ export const conversationMachine = base.extend({
         'turn.item': { target: 'processing.streaming', actions: 'turnItem' },
         'turn.approval': { target: 'processing.awaitingApproval', actions: 'approvalRequested' },
         'turn.compacted': { target: 'processing.streaming', actions: 'compacted' },
+        'turn.notice': { actions: 'notice' },
         user_input: { guard: 'notReject', actions: 'busyInput' },
         interrupt: { actions: 'interruptTurn' },
         override_turn_context: { actions: 'overrideContext' },
@@ -754,6 +838,7 @@ export const conversationMachine = base.extend({
       initial: 'streaming',
       on: {
         'turn.item': { actions: 'turnItem' },
+        'turn.notice': { actions: 'notice' },
         'turn.compacted': { actions: 'compacted' },
         override_turn_context: { actions: 'overrideContext' },
         set_name: { actions: 'setName' },
@@ -801,6 +886,7 @@ export const conversationMachine = base.extend({
       always: [
         { guard: 'closeRequested', target: 'closing' },
         { guard: 'hasError', target: 'error' },
+        { guard: and(['hasQueue', 'compactNext']), target: 'active', actions: 'startAutoCompact' },
         { guard: 'hasQueue', target: 'active', actions: 'startQueued' },
         { target: 'idle' },
       ],
@@ -812,6 +898,8 @@ export const conversationMachine = base.extend({
         // A turn interrupted by a store failure that is still ending: nothing new may start.
         retry: [
           { guard: 'hasEnding', target: '#conversation.processing.committing', actions: 'reset' },
+          // The context was full: compact, then run the failed input again.
+          { guard: and(['noOpenTurn', 'compactNext', 'retriesRegular']), target: 'active', actions: ['queueRetry', 'reset', 'startAutoCompact'] },
           { guard: 'noOpenTurn', target: 'retrying', actions: 'retry' },
         ],
         reset: [
@@ -821,6 +909,7 @@ export const conversationMachine = base.extend({
         user_input: [
           { guard: and(['hasEnding', 'notReject']), target: '#conversation.processing.committing', actions: ['reset', 'queueInput'] },
           { guard: and(['hasOpenTurn', 'notReject']), actions: 'queueInput' },
+          { guard: and(['notReject', 'compactNext']), target: 'active', actions: ['reset', 'queueInput', 'startAutoCompact'] },
           { guard: 'notReject', target: 'active', actions: ['reset', 'startInput'] },
         ],
         compact: { guard: 'noOpenTurn', target: 'active', actions: ['reset', 'startCompact'] },

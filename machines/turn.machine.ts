@@ -11,7 +11,7 @@
  * input drained between model calls), made an explicit statechart.
  */
 import { and, assign, sendParent, sendTo, setup, type ActorRefFrom, type CallbackActorLogic, type ErrorActorEvent } from 'xstate';
-import type { AbortReason, TurnError, TurnKind } from '../src/protocol/events.js';
+import type { AbortReason, RateLimitSnapshot, TurnError, TurnKind } from '../src/protocol/events.js';
 import type { ThreadItem, Usage, UserInputItem } from '../src/protocol/items.js';
 import type { ApprovalDecision, ApprovalPolicy } from '../src/protocol/ops.js';
 import { addUsage, ZERO_USAGE } from '../src/protocol/items.js';
@@ -48,10 +48,14 @@ export interface TurnInput {
 }
 
 /** How a turn ended. `steered` is input it never took; the conversation runs it next. */
-export type TurnOutcome =
+export type TurnOutcome = (
   | { readonly status: 'completed'; readonly usage: Usage; readonly steered: readonly SteeredInput[] }
   | { readonly status: 'aborted'; readonly reason: AbortReason; readonly usage: Usage; readonly steered: readonly SteeredInput[] }
-  | { readonly status: 'failed'; readonly error: TurnError; readonly usage: Usage; readonly steered: readonly SteeredInput[] };
+  | { readonly status: 'failed'; readonly error: TurnError; readonly usage: Usage; readonly steered: readonly SteeredInput[] }
+) & {
+  /** The context is (nearly) full: compact before the next turn. */
+  readonly compactNext?: boolean;
+};
 
 /** What the runner actor receives (sent by the turn). */
 export type RunnerCommand =
@@ -69,9 +73,15 @@ export type RunnerEvent =
   | { type: 'runner.usage'; usage: Usage }
   | { type: 'runner.approval'; callId: string; item: ThreadItem }
   | { type: 'runner.steer.taken'; submissionIds: readonly string[] }
+  | { type: 'runner.notice'; notice: TurnNotice }
   | { type: 'runner.compacted'; summary: string; keptFromSeq: number; keptTurns: number; nextItem: number }
-  | { type: 'runner.done'; usage?: Usage }
-  | { type: 'runner.failed'; error: TurnError };
+  | { type: 'runner.done'; usage?: Usage; compactNext?: boolean }
+  | { type: 'runner.failed'; error: TurnError; compactNext?: boolean };
+
+/** Something to show about a running turn that is not recorded (rate limits, retries). */
+export type TurnNotice =
+  | { readonly type: 'rate_limits'; readonly snapshot: RateLimitSnapshot }
+  | { readonly type: 'retrying'; readonly attempt: number; readonly delayMs: number; readonly message: string };
 
 /** Events the conversation sends to its turn. */
 export type TurnCommand =
@@ -83,7 +93,8 @@ export type TurnCommand =
 export type TurnReport =
   | { type: 'turn.item'; phase: 'started' | 'updated' | 'completed'; item: ThreadItem }
   | { type: 'turn.approval'; callId: string; item: ThreadItem }
-  | { type: 'turn.compacted'; summary: string; keptFromSeq: number; keptTurns: number; nextItem: number };
+  | { type: 'turn.compacted'; summary: string; keptFromSeq: number; keptTurns: number; nextItem: number }
+  | { type: 'turn.notice'; notice: TurnNotice };
 
 export type TurnEvent = TurnCommand | RunnerEvent | ErrorActorEvent<unknown, 'runner'>;
 
@@ -99,6 +110,7 @@ export interface TurnContext {
   readonly usage: Usage;
   readonly reason: AbortReason | null;
   readonly error: TurnError | null;
+  readonly compactNext: boolean;
 }
 
 function toRecord(list: readonly PendingApproval[] | undefined): Record<string, PendingApproval> {
@@ -149,6 +161,10 @@ export const turnMachine = setup({
       const { phase, item } = event as Extract<TurnEvent, { type: 'runner.item' }>;
       return { type: 'turn.item', phase, item };
     }),
+    reportNotice: sendParent(({ event }): TurnReport => ({
+      type: 'turn.notice',
+      notice: (event as Extract<TurnEvent, { type: 'runner.notice' }>).notice,
+    })),
     reportCompaction: sendParent(({ event }): TurnReport => {
       const { summary, keptFromSeq, keptTurns, nextItem } = event as Extract<TurnEvent, { type: 'runner.compacted' }>;
       return { type: 'turn.compacted', summary, keptFromSeq, keptTurns, nextItem };
@@ -168,6 +184,7 @@ export const turnMachine = setup({
     usage: ZERO_USAGE,
     reason: null,
     error: null,
+    compactNext: false,
   }),
   initial: 'running',
   states: {
@@ -233,6 +250,7 @@ export const turnMachine = setup({
           actions: assign({ usage: ({ context, event }) => addUsage(context.usage, event.usage) }),
         },
         'runner.compacted': { actions: 'reportCompaction' },
+        'runner.notice': { actions: 'reportNotice' },
         steer: {
           actions: [
             assign({ steered: ({ context, event }) => [...context.steered, event.input] }),
@@ -255,11 +273,12 @@ export const turnMachine = setup({
           actions: assign({
             status: 'completed',
             usage: ({ context, event }) => (event.usage ? addUsage(context.usage, event.usage) : context.usage),
+            compactNext: ({ event }) => event.compactNext === true,
           }),
         },
         'runner.failed': {
           target: 'failed',
-          actions: assign({ error: ({ event }) => event.error, status: 'failed' }),
+          actions: assign({ error: ({ event }) => event.error, status: 'failed', compactNext: ({ event }) => event.compactNext === true }),
         },
         // The runner itself crashed (a bug in it, not in the agent): the turn fails.
         'xstate.error.actor.runner': {
@@ -279,9 +298,10 @@ export const turnMachine = setup({
     failed: { type: 'final', entry: 'abortSignal' },
   },
   output: ({ context }): TurnOutcome => {
-    if (context.status === 'completed') return { status: 'completed', usage: context.usage, steered: context.steered };
+    const extra = context.compactNext ? { compactNext: true } : {};
+    if (context.status === 'completed') return { status: 'completed', usage: context.usage, steered: context.steered, ...extra };
     if (context.status === 'failed') {
-      return { status: 'failed', error: context.error ?? { message: 'turn failed' }, usage: context.usage, steered: context.steered };
+      return { status: 'failed', error: context.error ?? { message: 'turn failed' }, usage: context.usage, steered: context.steered, ...extra };
     }
     return { status: 'aborted', reason: context.reason ?? 'interrupted', usage: context.usage, steered: context.steered };
   },

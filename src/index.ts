@@ -55,7 +55,7 @@ export type { Agent, AgentEvent, AgentTurn, ApprovalRequest, ResumedTurn } from 
 export * from './errors.js';
 export * from './protocol/index.js';
 
-export { conversationMachine, statusOf } from '../machines/conversation.machine.js';
+export { conversationMachine, statusOf, abortMarkerText } from '../machines/conversation.machine.js';
 export type { ConversationStatus, ConversationContext, ConversationEvent } from '../machines/conversation.machine.js';
 export { turnMachine } from '../machines/turn.machine.js';
 export { supervisorMachine, DEFAULT_RESTART_POLICY } from '../machines/supervisor.machine.js';
@@ -72,3 +72,7 @@ export type { LeaseOptions } from './store/lease.js';
 
 export { importCodexRollout, importCodexRollouts, findCodexRollouts, CodexImportError, CODEX_ROLLOUT_FILE, MAX_KEPT_ISSUES } from './import/codex.js';
 export type { CodexImportOptions, CodexImportResult, CodexImportFailure, CodexImportIssue } from './import/codex.js';
+
+export { DEFAULT_CONTEXT_WINDOWS, DEFAULT_KEEP_USER_TOKENS, AUTO_COMPACT_SHARE, contextWindow, autoCompactLimit } from './runtime/context-window.js';
+export type { ContextOptions } from './runtime/context-window.js';
+export { CONTEXT_WINDOW_EXCEEDED } from './runtime/runner.js';

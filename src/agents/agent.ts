@@ -3,7 +3,7 @@
  * from one turn to an async stream of item events. Colloquy runs it inside the turn actor,
  * records what it yields, and cancels it through `turn.signal`.
  */
-import type { TurnKind } from '../protocol/events.js';
+import type { RateLimitSnapshot, TurnKind } from '../protocol/events.js';
 import type { ThreadItem, Usage, UserInputItem } from '../protocol/items.js';
 import type { ApprovalDecision } from '../protocol/ops.js';
 import type { ConversationConfig } from '../protocol/records.js';
@@ -15,13 +15,20 @@ import type { ConversationConfig } from '../protocol/records.js';
  * - `item.completed`: the final form of an item; recorded in the log and added to history.
  * - `usage`: tokens this turn consumed so far (added up over the turn).
  * - `compaction`: for a `compact` turn, the summary that replaces the history.
+ * - `rate_limits`: the model endpoint's latest rate-limit figures (shown, not recorded).
+ * - `retrying`: a model request failed and is tried again (shown, not recorded).
+ *
+ * Each `usage` is taken as one model request's: the last one's input tokens are how full the
+ * context is (for automatic compaction).
  */
 export type AgentEvent =
   | { readonly type: 'item.started'; readonly item: ThreadItem }
   | { readonly type: 'item.updated'; readonly item: ThreadItem }
   | { readonly type: 'item.completed'; readonly item: ThreadItem }
   | { readonly type: 'usage'; readonly usage: Usage }
-  | { readonly type: 'compaction'; readonly summary: string };
+  | { readonly type: 'compaction'; readonly summary: string }
+  | { readonly type: 'rate_limits'; readonly snapshot: RateLimitSnapshot }
+  | { readonly type: 'retrying'; readonly attempt: number; readonly delayMs: number; readonly message: string };
 
 /** An approval to ask for: the call id it is answered under and the item it concerns. */
 export interface ApprovalRequest {

@@ -22,6 +22,7 @@ function codexStatus(status: ToolStatus): 'in_progress' | 'completed' | 'failed'
 export function codexItem(item: ThreadItem): CodexItem | null {
   switch (item.type) {
     case 'user_message':
+    case 'turn_aborted':
       return null;
     case 'command_execution': {
       const { call_id: _, ...rest } = item;

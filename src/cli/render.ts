@@ -93,6 +93,8 @@ export class HumanRenderer implements Renderer {
       case 'error':
         this.err.write(`warning: ${item.message}\n`);
         return;
+      case 'turn_aborted':
+        return;
     }
   }
 

@@ -94,6 +94,31 @@ export const LogIssueEventSchema = z.object({
   detail: z.string(),
 });
 
+/**
+ * A model endpoint's rate limits, merged across responses (a field a response lacks keeps its
+ * last value): `requests` and `tokens`, each with `limit`, `remaining` and `reset_ms` (ms).
+ */
+export const RateLimitSnapshotSchema = z.record(
+  z.string(),
+  z.object({ limit: z.optional(z.number()), remaining: z.optional(z.number()), reset_ms: z.optional(z.number()) }),
+);
+export type RateLimitSnapshot = z.infer<typeof RateLimitSnapshotSchema>;
+
+/** New rate-limit figures from the model endpoint (not recorded). */
+export const RateLimitsUpdatedEventSchema = z.object({
+  type: z.literal('rate_limits.updated'),
+  turn_id: z.string(),
+  rate_limits: RateLimitSnapshotSchema,
+});
+/** A model request failed and is tried again after `delay_ms` (not recorded; as Codex's `StreamError`). */
+export const ModelRetryingEventSchema = z.object({
+  type: z.literal('model.retrying'),
+  turn_id: z.string(),
+  attempt: z.int(),
+  delay_ms: z.int(),
+  message: z.string(),
+});
+
 /** Any thread event (discriminated on `type`). */
 export const ThreadEventSchema = z.discriminatedUnion('type', [
   ThreadStartedEventSchema,
@@ -113,6 +138,8 @@ export const ThreadEventSchema = z.discriminatedUnion('type', [
   ThreadRolledBackEventSchema,
   ThreadClosedEventSchema,
   LogIssueEventSchema,
+  RateLimitsUpdatedEventSchema,
+  ModelRetryingEventSchema,
 ]);
 /** Any thread event. */
 export type ThreadEvent = z.infer<typeof ThreadEventSchema>;

@@ -114,6 +114,17 @@ export const ErrorItemSchema = z.object({
   message: z.string(),
 });
 
+/**
+ * The marker a turn that did not complete leaves in the history, so a model sees on its next
+ * turn that it was cut off (as Codex's `<turn_aborted>` message). Colloquy extension.
+ */
+export const TurnAbortedItemSchema = z.object({
+  id: itemId,
+  type: z.literal('turn_aborted'),
+  reason: z.string(),
+  text: z.string(),
+});
+
 /** Any thread item. Unknown extra fields are dropped when parsed. */
 export const ThreadItemSchema = z.discriminatedUnion('type', [
   UserMessageItemSchema,
@@ -126,6 +137,7 @@ export const ThreadItemSchema = z.discriminatedUnion('type', [
   WebSearchItemSchema,
   TodoListItemSchema,
   ErrorItemSchema,
+  TurnAbortedItemSchema,
 ]);
 
 export type UserMessageItem = z.infer<typeof UserMessageItemSchema>;
@@ -138,6 +150,7 @@ export type ToolCallItem = z.infer<typeof ToolCallItemSchema>;
 export type WebSearchItem = z.infer<typeof WebSearchItemSchema>;
 export type TodoListItem = z.infer<typeof TodoListItemSchema>;
 export type ErrorItem = z.infer<typeof ErrorItemSchema>;
+export type TurnAbortedItem = z.infer<typeof TurnAbortedItemSchema>;
 /** Any thread item (discriminated on `type`). */
 export type ThreadItem = z.infer<typeof ThreadItemSchema>;
 /** The `type` tag of a thread item. */

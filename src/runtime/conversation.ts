@@ -25,6 +25,7 @@ import { AsyncQueue } from './async-queue.js';
 import type { LogIssue } from '../store/store.js';
 import type { ConversationFold } from './fold.js';
 import type { TurnHost } from './runner.js';
+import { autoCompactLimit, DEFAULT_KEEP_USER_TOKENS, planKeptHistory, type ContextOptions } from './context-window.js';
 
 /** Input to a turn: text, or parts (text and local images), as the Codex SDK's `Input`. */
 export type Input = string | readonly UserInputItem[];
@@ -84,6 +85,8 @@ export interface ConversationDeps {
   readonly newId: () => string;
   /** A user message was recorded (for the global message history). */
   readonly onUserMessage?: (conversationId: string, text: string) => void;
+  /** Context windows and compaction settings. */
+  readonly context?: ContextOptions;
 }
 
 interface PendingOp {
@@ -198,7 +201,17 @@ export class Conversation implements TurnHost {
 
   /** @internal */
   compactionPlan(): { keptFromSeq: number; keptTurns: number; nextItem: number } {
-    return { keptFromSeq: this.#snapshot().context.seq, keptTurns: 0, nextItem: this.#nextItem };
+    const ctx = this.#snapshot().context;
+    // History ends where the compaction's own turn starts.
+    const end = ctx.turn?.startSeq ?? ctx.seq;
+    const budget = this.#deps.context?.keepUserTokens ?? DEFAULT_KEEP_USER_TOKENS;
+    const kept = planKeptHistory(this.#fold.history, this.#fold.historyBounds, end, budget);
+    return { ...kept, nextItem: this.#nextItem };
+  }
+
+  /** @internal */
+  autoCompactLimit(): number | null {
+    return autoCompactLimit(this.config.model, this.#deps.context);
   }
 
   // ——— state ———

@@ -125,8 +125,8 @@ export class ConversationFold {
     return this.#transcript ?? [];
   }
 
-  /** The first `seq` of each turn in the history, with its id (for compaction). */
-  get historyBounds(): readonly { readonly turnId: string; readonly startSeq: number }[] {
+  /** The first `seq` of each turn in the history, its id, and where its items start in `history` (for compaction). */
+  get historyBounds(): readonly { readonly turnId: string; readonly startSeq: number; readonly index: number }[] {
     return this.#bounds;
   }
 

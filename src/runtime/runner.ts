@@ -24,7 +24,15 @@ export interface TurnHost {
   newItemId(): string;
   /** What a compaction keeps: history from `keptFromSeq` on, holding `keptTurns` turns. */
   compactionPlan(): { keptFromSeq: number; keptTurns: number; nextItem: number };
+  /**
+   * Tokens of context at which the conversation compacts before its next turn (tokens), or
+   * null for never: min(configured limit, 90% of the model's context window).
+   */
+  autoCompactLimit(): number | null;
 }
+
+/** The error code of a model request refused because the context is too long. */
+export const CONTEXT_WINDOW_EXCEEDED = 'context_window_exceeded';
 
 /** An agent produced something that is not a valid event or item. */
 class InvalidAgentOutput extends Error {
@@ -77,6 +85,13 @@ export function agentRunner(agent: Agent, host: (conversationId: string) => Turn
     let compacted = false;
     let stopped = false;
     let total: Usage | null = null;
+    let last: Usage | null = null;
+    // The context is (nearly) full after this turn: the conversation compacts before the next.
+    const full = (): boolean => {
+      if (input.kind === 'compact' || !last) return false;
+      const limit = conversation.autoCompactLimit();
+      return limit !== null && last.input_tokens + last.output_tokens >= limit;
+    };
 
     receive((command) => {
       if (command.type === 'runner.steer') {
@@ -104,6 +119,7 @@ export function agentRunner(agent: Agent, host: (conversationId: string) => Turn
           if (!usage.success) throw new InvalidAgentOutput('the agent reported an invalid usage');
           // Added up here and reported with the turn's end: one event less per turn.
           total = total ? addUsage(total, usage.data) : usage.data;
+          last = usage.data;
           return;
         }
         case 'compaction': {
@@ -113,6 +129,16 @@ export function agentRunner(agent: Agent, host: (conversationId: string) => Turn
           send({ type: 'runner.compacted', summary: event.summary, ...conversation.compactionPlan() });
           return;
         }
+        case 'rate_limits':
+          if (typeof event.snapshot !== 'object' || event.snapshot === null) throw new InvalidAgentOutput('the agent reported invalid rate limits');
+          send({ type: 'runner.notice', notice: { type: 'rate_limits', snapshot: event.snapshot } });
+          return;
+        case 'retrying':
+          send({
+            type: 'runner.notice',
+            notice: { type: 'retrying', attempt: Number(event.attempt) || 0, delayMs: Math.max(0, Number(event.delayMs) || 0), message: String(event.message) },
+          });
+          return;
         default:
           throw new InvalidAgentOutput(`the agent produced an unknown event ${JSON.stringify((event as { type?: unknown })?.type ?? null)}`);
       }
@@ -171,9 +197,12 @@ export function agentRunner(agent: Agent, host: (conversationId: string) => Turn
           // An agent that does not summarise gets the default summary: the user's messages.
           handle({ type: 'compaction', summary: localSummary(turn) });
         }
-        send(total ? { type: 'runner.done', usage: total } : { type: 'runner.done' });
+        send({ type: 'runner.done', ...(total ? { usage: total } : {}), ...(full() ? { compactNext: true } : {}) });
       } catch (err) {
-        if (!stopped) send({ type: 'runner.failed', error: describeError(err) });
+        if (stopped) return;
+        const error = describeError(err);
+        const compactNext = input.kind !== 'compact' && (error.code === CONTEXT_WINDOW_EXCEEDED || full());
+        send({ type: 'runner.failed', error, ...(compactNext ? { compactNext: true } : {}) });
       }
     })();
 

@@ -24,6 +24,7 @@ import { Conversation } from './conversation.js';
 import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from './fold.js';
 import { replay } from './replay.js';
 import { agentRunner } from './runner.js';
+import type { ContextOptions } from './context-window.js';
 
 /** An XState inspection observer: sees every actor, event and snapshot of the runtime. */
 export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -63,6 +64,12 @@ export interface RuntimeOptions {
    * `home`, nothing is recorded. `maxBytes` caps the file (bytes; trimmed to 80%).
    */
   readonly history?: { readonly home?: string; readonly maxBytes?: number; readonly persistence?: HistoryPersistence };
+  /**
+   * Context windows per model and automatic compaction: a conversation compacts before its next
+   * turn once the last model request used min(`autoCompactTokenLimit`, 90% of the window)
+   * tokens, keeping its newest turns up to `keepUserTokens` (default 20,000 tokens).
+   */
+  readonly context?: ContextOptions;
 }
 
 const StartOptionsSchema = z.strictObject({
@@ -222,6 +229,7 @@ export class Runtime {
         report: (err, cid) => this.#report(err, cid),
         newId: newConversationId,
         onUserMessage: (cid, text) => this.#remember(cid, text),
+        ...(this.#options.context ? { context: this.#options.context } : {}),
       });
     const actor: ConversationActorRef = createActor(this.#conversationLogic, {
       input,

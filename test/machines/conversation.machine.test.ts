@@ -69,6 +69,14 @@ function events(state: any): any[] {
       { type: 'xstate.done.actor.turn', actorId: 'turn', output: { status: 'completed', usage, steered: [{ submissionId: 'S', items: text('s'), itemId: 'item_40' }] } },
       { type: 'xstate.done.actor.turn', actorId: 'turn', output: { status: 'aborted', reason: 'interrupted', usage, steered: [] } },
       { type: 'xstate.done.actor.turn', actorId: 'turn', output: { status: 'failed', error: { message: 'bad' }, usage, steered: [] } },
+      { type: 'xstate.done.actor.turn', actorId: 'turn', output: { status: 'completed', usage, steered: [], compactNext: true } },
+      {
+        type: 'xstate.done.actor.turn',
+        actorId: 'turn',
+        output: { status: 'failed', error: { message: 'too long', code: 'context_window_exceeded' }, usage, steered: [], compactNext: true },
+      },
+      { type: 'turn.notice', notice: { type: 'rate_limits', snapshot: { tokens: { remaining: 10 } } } },
+      { type: 'turn.notice', notice: { type: 'retrying', attempt: 2, delayMs: 250, message: 'rate limited' } },
       { type: 'xstate.error.actor.turn', actorId: 'turn', error: new Error('crash') },
     );
     if (pending.length < 2) out.push({ type: 'turn.approval', callId: `c${pending.length + 1}`, item: cmd('item_3') });
@@ -90,6 +98,8 @@ const serializeState = (state: any): string => {
     endDurable: c.durableSeq >= c.endSeq,
     ending: c.ending?.type ?? null,
     history: Math.min(c.historyTurns, 2),
+    compactNext: c.compactNext,
+    retry: c.error?.retry?.kind ?? null,
   });
 };
 

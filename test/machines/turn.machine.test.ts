@@ -25,7 +25,11 @@ function events(state: any): any[] {
     { type: 'runner.steer.taken', submissionIds: ['s1'] },
     { type: 'interrupt', reason: 'interrupted' },
     { type: 'runner.done' },
+    { type: 'runner.done', compactNext: true },
     { type: 'runner.failed', error: { message: 'boom', code: 'x' } },
+    { type: 'runner.failed', error: { message: 'too long', code: 'context_window_exceeded' }, compactNext: true },
+    { type: 'runner.notice', notice: { type: 'rate_limits', snapshot: { requests: { remaining: 1 } } } },
+    { type: 'runner.notice', notice: { type: 'retrying', attempt: 1, delayMs: 10, message: '429' } },
     { type: 'xstate.error.actor.runner', error: new Error('crash') },
     { type: 'approval.decide', callId: 'unknown', decision: 'approved' },
   ];
@@ -51,7 +55,7 @@ const serializeState = (state: any): string =>
 
 const inert = turnMachine.provide({ actors: { agentRunner: fromCallback(() => {}) } });
 /** For the traversal, which runs without a parent: reports go nowhere. */
-const model = inert.provide({ actions: { reportApproval: () => {}, reportItem: () => {}, reportCompaction: () => {} } });
+const model = inert.provide({ actions: { reportApproval: () => {}, reportItem: () => {}, reportCompaction: () => {}, reportNotice: () => {} } });
 
 /** The turn runs as a child of a minimal parent, as in a conversation (it reports with sendParent). */
 function hosted(logic: AnyStateMachine, input: unknown, inspect: (e: InspectionEvent) => void) {
@@ -73,6 +77,8 @@ describe('turn machine (model-based)', () => {
     if (after.status === 'done') {
       expect(['completed', 'aborted', 'failed']).toContain(after.value);
       expect(after.output.status).toBe(after.value);
+      // Only a turn the runner ended says the context is full.
+      if (after.output.compactNext) expect(['runner.done', 'runner.failed']).toContain(event.type);
     }
   }, hosted);
 

@@ -335,7 +335,7 @@ describe('runtime: busy input, interrupts, failures', () => {
 
 describe('runtime: history operations', () => {
   it('compaction replaces the history with a summary the agent sees', async () => {
-    const rt = runtime();
+    const rt = runtime({ context: { keepUserTokens: 0 } });
     const convo = await rt.start();
     await convo.run('remember the moon');
     await convo.run('and the stars');
