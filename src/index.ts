@@ -76,3 +76,14 @@ export type { CodexImportOptions, CodexImportResult, CodexImportFailure, CodexIm
 export { DEFAULT_CONTEXT_WINDOWS, DEFAULT_KEEP_USER_TOKENS, AUTO_COMPACT_SHARE, contextWindow, autoCompactLimit } from './runtime/context-window.js';
 export type { ContextOptions } from './runtime/context-window.js';
 export { CONTEXT_WINDOW_EXCEEDED } from './runtime/runner.js';
+
+export { modelAgent, MaxSamplingsError, COMPACT_PROMPT } from './agents/model/agent.js';
+export type { ModelAgentOptions } from './agents/model/agent.js';
+export { ModelError } from './agents/model/client.js';
+export type { ModelClient, ModelErrorCode, ModelEvent, PromptItem, SampleRequest, ToolSpec } from './agents/model/client.js';
+export { historyPrompt, normalizePrompt, SUMMARY_PREFIX } from './agents/model/prompt.js';
+export { defineTool, needsApproval, ToolArgumentsError } from './agents/tools/tool.js';
+export type { FunctionToolDefinition, Tool, ToolContext, ToolResult } from './agents/tools/tool.js';
+export { shellTool } from './agents/tools/shell-tool.js';
+export type { ShellToolOptions } from './agents/tools/shell-tool.js';
+export { isKnownSafeCommand } from './agents/tools/safe-commands.js';

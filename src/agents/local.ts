@@ -9,7 +9,9 @@ import { inputImages, inputText, type ThreadItem, type Usage } from '../protocol
 import { estimateTokens, type Agent, type AgentEvent, type AgentTurn } from './agent.js';
 import { scriptedAgent, type AgentScript } from './scripted.js';
 import { localSummary, quote } from './text.js';
-import { runCommand } from './shell.js';
+import { runToolCall, toolRegistry } from './tools/call.js';
+import { shellTool } from './tools/shell-tool.js';
+import type { Tool } from './tools/tool.js';
 
 export interface LocalAgentOptions {
   /** Replay this script instead of answering (see `AgentScript`). */
@@ -53,40 +55,27 @@ export function localReply(turn: AgentTurn, text: string): string {
 }
 
 async function* runShell(turn: AgentTurn, command: string, options: LocalAgentOptions): AsyncGenerator<AgentEvent> {
+  const tools = toolRegistry([
+    shellTool({
+      ...(options.commandTimeoutMs !== undefined ? { timeoutMs: options.commandTimeoutMs } : {}),
+      ...(options.maxOutputBytes !== undefined ? { maxOutputBytes: options.maxOutputBytes } : {}),
+    }) as Tool<never>,
+  ]);
   // After a restart, the command may already be waiting for its approval: ask again under the same call id.
   const waiting = turn.resumed?.approvals.find((a) => a.item.type === 'command_execution' && a.item.command === command);
-  const item: ThreadItem =
-    waiting?.item ?? { id: turn.newItemId(), type: 'command_execution', command, aggregated_output: '', status: 'in_progress' };
-  const callId = waiting?.callId ?? `call_${item.id}`;
-  const started: ThreadItem = { ...item, call_id: callId } as ThreadItem;
-  if (!waiting) yield { type: 'item.started', item: started };
-  const decision = await turn.requestApproval({ callId, item: started });
-  if (turn.signal.aborted || decision === 'abort') return;
-  if (decision === 'denied') {
-    yield { type: 'item.completed', item: { ...started, status: 'declined' } as ThreadItem };
-    const reply = `I did not run \`${command}\`: it was declined.`;
-    yield { type: 'item.completed', item: { id: turn.newItemId(), type: 'agent_message', text: reply } };
-    yield { type: 'usage', usage: usageOf(turn, reply) };
-    return;
+  const itemId = waiting?.item.id ?? turn.newItemId();
+  const call = { callId: waiting?.callId ?? `call_${itemId}`, name: 'shell', arguments: JSON.stringify({ command }) };
+  const outcome = await runToolCall(turn, tools, turn.config.approvalPolicy, call, waiting, itemId);
+  if (outcome === null || turn.signal.aborted) return;
+  const item = outcome.item;
+  let reply: string;
+  if (item.type === 'command_execution' && item.status === 'declined') reply = `I did not run \`${command}\`: it was declined.`;
+  else {
+    const exitCode = item.type === 'command_execution' ? item.exit_code : undefined;
+    const printed = item.type === 'command_execution' ? item.aggregated_output : '';
+    const firstLine = printed.split('\n').find((l) => l.trim() !== '') ?? '';
+    reply = `Ran \`${command}\` (exit code ${exitCode ?? 'none'}).${firstLine ? ` It printed: ${quote(firstLine)}.` : ''}`;
   }
-  const result = await runCommand(command, {
-    cwd: turn.config.cwd,
-    signal: turn.signal,
-    ...(options.commandTimeoutMs !== undefined ? { timeoutMs: options.commandTimeoutMs } : {}),
-    ...(options.maxOutputBytes !== undefined ? { maxOutputBytes: options.maxOutputBytes } : {}),
-  });
-  if (turn.signal.aborted) return;
-  yield {
-    type: 'item.completed',
-    item: {
-      ...started,
-      aggregated_output: result.output,
-      exit_code: result.exitCode,
-      status: result.exitCode === 0 ? 'completed' : 'failed',
-    } as ThreadItem,
-  };
-  const firstLine = result.output.split('\n').find((l) => l.trim() !== '') ?? '';
-  const reply = `Ran \`${command}\` (exit code ${result.exitCode}).${firstLine ? ` It printed: ${quote(firstLine)}.` : ''}`;
   yield { type: 'item.completed', item: { id: turn.newItemId(), type: 'agent_message', text: reply } };
   yield { type: 'usage', usage: usageOf(turn, reply) };
 }

@@ -11,6 +11,8 @@ export interface CommandOptions {
   readonly timeoutMs?: number;
   /** Keep at most this many bytes of output (bytes). Default 64 KiB. */
   readonly maxOutputBytes?: number;
+  /** Called with each piece of output as it arrives (stdout and stderr interleaved). */
+  readonly onOutput?: (chunk: string) => void;
 }
 
 export interface CommandResult {
@@ -86,9 +88,19 @@ export function runCommand(command: string, options: CommandOptions): Promise<Co
     const { spawn } = process.getBuiltinModule('node:child_process');
     // Its own process group, so that stopping it stops what the shell started too.
     const child = spawn('/bin/sh', ['-c', command], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const keep = (chunk: Buffer): void => output.push(chunk);
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    const onOutput = options.onOutput;
+    const keeper = (): ((chunk: Buffer) => void) => {
+      if (!onOutput) return (chunk) => output.push(chunk);
+      // One decoder per stream: a character split across chunks is reported whole.
+      const decoder = new (process.getBuiltinModule('node:string_decoder').StringDecoder)('utf8');
+      return (chunk) => {
+        output.push(chunk);
+        const text = decoder.write(chunk);
+        if (text !== '') onOutput(text);
+      };
+    };
+    child.stdout.on('data', keeper());
+    child.stderr.on('data', keeper());
     const signalGroup = (signal: NodeJS.Signals): void => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, signal);

@@ -22,9 +22,10 @@ function turn(overrides: Partial<AgentTurn> = {}): AgentTurn {
   };
 }
 
+/** Everything the agent reports, yielded or emitted out of band (the two are the same to a runner). */
 async function events(agent: ReturnType<typeof localAgent>, t: AgentTurn): Promise<AgentEvent[]> {
   const out: AgentEvent[] = [];
-  for await (const e of agent(t)) out.push(e);
+  for await (const e of agent({ ...t, emit: (e) => out.push(e) })) out.push(e);
   return out;
 }
 
