@@ -9,7 +9,38 @@ import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', legalComments: 'none', logLevel: 'warning' };
 
-await build({ ...common, entryPoints: ['src/cli/bin.ts'], outfile: 'dist/cli.cjs', minify: true, sourcemap: 'linked' });
+// `serve`, `inspect` and `--inspect` live in a second bundle (dist/cli-extras.cjs, entry
+// src/cli/extras.ts), loaded only when used: the main bundle's dynamic imports of these
+// modules become `require('./cli-extras.cjs')`, so `colloquy exec` never parses the control
+// server, `ws` or `@statelyai/inspect`.
+const extras = {
+  name: 'cli-extras',
+  setup(b) {
+    b.onResolve({ filter: /^(\.\/(serve-run|inspect-run)|\.\.\/server\/index)\.js$/ }, () => ({ path: './cli-extras.cjs', external: true }));
+  },
+};
+// `import()` becomes `require()` (the launcher runs the bundle in a vm.Script, which has no dynamic import).
+await build({
+  ...common,
+  entryPoints: ['src/cli/bin.ts'],
+  outfile: 'dist/cli.cjs',
+  minify: true,
+  sourcemap: 'linked',
+  plugins: [extras],
+  supported: { 'dynamic-import': false },
+});
+await build({
+  ...common,
+  entryPoints: ['src/cli/extras.ts'],
+  outfile: 'dist/cli-extras.cjs',
+  minify: true,
+  sourcemap: 'linked',
+  supported: { 'dynamic-import': false },
+  // Optional native speed-ups of `ws`, required inside try/catch.
+  external: ['bufferutil', 'utf-8-validate'],
+  // `import.meta.url` has no meaning in this bundle; code that needs its directory uses `__dirname`.
+  define: { 'import.meta.url': 'undefined' },
+});
 await build({ ...common, entryPoints: ['src/cli/launcher.cts'], outfile: 'dist/colloquy.cjs', banner: { js: '#!/usr/bin/env node' } });
 await chmod('dist/colloquy.cjs', 0o755);
 await rm('dist/cli.cjs.cache', { force: true });

@@ -65,6 +65,12 @@ export { persistenceMachine } from '../machines/persistence.machine.js';
 export { toMermaid, describeGuard } from './diagram.js';
 export type { DiagramOptions } from './diagram.js';
 
+// The control server and inspection are loaded on demand (`runtime.serve()`, `colloquy/server`,
+// `colloquy/inspect`): only their types are exported here, so importing Colloquy loads neither `ws`
+// nor `@statelyai/inspect`.
+export type { ControlServer, ServeOptions, ServerMessage, ClientMessage, ConversationState } from './server/index.js';
+export type { Inspection, InspectionOptions, InspectionFilter } from './inspect/index.js';
+
 export { MessageHistory, HistoryLockedError } from './store/history.js';
 export type { HistoryEntry, HistoryIssue, HistoryPersistence, MessageHistoryOptions } from './store/history.js';
 export { LeaseLostError } from './store/lease.js';

@@ -15,10 +15,12 @@ import { ColloquyError } from '../errors.js';
 import type { UserInputItem } from '../protocol/items.js';
 import { ApprovalPolicySchema, type ApprovalPolicy } from '../protocol/ops.js';
 import type { Conversation } from '../runtime/conversation.js';
+import type { InspectionObserver } from '../runtime/runtime.js';
 import { createRuntime, defaultHome } from '../runtime/runtime.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Durability } from '../store/store.js';
-import { parseOverrides, stringSetting, UsageError, type ConfigTable } from './config.js';
+import type { ModelConfig } from '../agents/model/config.js';
+import { parseOverrides, stringSetting, UsageError, type ConfigTable, type ConfigValue } from './config.js';
 import { HumanRenderer, JsonRenderer, type Renderer, type Sink } from './render.js';
 
 /** Options of `colloquy exec` (as parsed from the command line). */
@@ -45,6 +47,8 @@ export interface ExecOptions {
   readonly resume?: { readonly id?: string; readonly last?: boolean };
   /** The prompt argument; `-` reads stdin. */
   readonly prompt?: string;
+  /** An inspection observer for the runtime (set by `--inspect`, see `inspect.ts`). */
+  readonly inspector?: InspectionObserver;
 }
 
 /** Where the command reads and writes. */
@@ -94,12 +98,145 @@ async function directory(path: string, flag: string): Promise<string> {
   return full;
 }
 
-async function agentOf(options: ExecOptions, config: ConfigTable): Promise<Agent> {
-  const kind = stringSetting(config, 'agent') ?? 'local';
-  if (kind !== 'local') throw new UsageError(`unknown agent ${JSON.stringify(kind)}: expected "local"`);
-  const scriptPath = options.agentScript ?? stringSetting(config, 'agent_script') ?? process.env.COLLOQUY_AGENT_SCRIPT;
-  if (scriptPath === undefined || scriptPath === '') return localAgent();
-  return localAgent({ script: await loadScript(scriptPath) });
+/** The agent a command runs its turns with, as `agentFromCliConfig` chose it. */
+export interface CliAgent {
+  readonly agent: Agent;
+  /** `local`: the built-in local agent (or its scripted mode); `model`: a model behind an OpenAI-compatible API. */
+  readonly kind: 'local' | 'model';
+  /**
+   * The model new conversations should be started with when the user named none: the model
+   * agent's default (`gpt-5` on OpenAI's API), or undefined (the runtime's default).
+   */
+  readonly model?: string;
+}
+
+/** What `agentFromCliConfig` chooses from. */
+export interface CliAgentOptions {
+  /** The `--config` overrides, parsed (`parseOverrides`). */
+  readonly config: ConfigTable;
+  /** `-m/--model`. */
+  readonly model?: string;
+  /** `--agent-script`. */
+  readonly agentScript?: string;
+  /** The environment. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+const WIRE_APIS = ['responses', 'chat'] as const;
+
+function wireApiOf(value: ConfigValue | undefined, key: string): 'responses' | 'chat' | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !(WIRE_APIS as readonly string[]).includes(value)) {
+    throw new UsageError(`--config ${key} must be "responses" or "chat"`);
+  }
+  return value as 'responses' | 'chat';
+}
+
+function table(value: ConfigValue | undefined, key: string): ConfigTable | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--config ${key} must be a table`);
+  return value;
+}
+
+function numberOf(value: ConfigValue | undefined, key: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new UsageError(`--config ${key} must be a non-negative number`);
+  return value;
+}
+
+/** Does the configuration (or the environment) ask for a model rather than the local agent? */
+function wantsModel(config: ConfigTable, env: Readonly<Record<string, string | undefined>>): boolean {
+  const provider = stringSetting(config, 'model_provider');
+  if (provider !== undefined) return provider !== 'local';
+  if (stringSetting(config, 'openai_base_url') !== undefined) return true;
+  return ['OPENAI_BASE_URL', 'OPENAI_API_KEY', 'CODEX_API_KEY'].some((name) => (env[name] ?? '').trim() !== '');
+}
+
+/**
+ * The model client settings of the command line (Codex's keys): `model_provider` (`openai`,
+ * `ollama`, `lmstudio`, or a table of `model_providers` with `base_url`, `wire_api`,
+ * `env_key`, `http_headers`, `request_max_retries`, `stream_idle_timeout_ms`),
+ * `openai_base_url`, `wire_api`, `model_reasoning_effort`, `model_reasoning_summary`.
+ */
+function modelSettings(config: ConfigTable, model: string | undefined, env: Readonly<Record<string, string | undefined>>): ModelConfig {
+  const name = stringSetting(config, 'model_provider') ?? 'openai';
+  const custom = table(table(config.model_providers, 'model_providers')?.[name], `model_providers.${name}`);
+  const effort = stringSetting(config, 'model_reasoning_effort');
+  const summary = stringSetting(config, 'model_reasoning_summary');
+  const reasoning =
+    effort !== undefined || summary !== undefined
+      ? { reasoning: { ...(effort !== undefined ? { effort } : {}), ...(summary !== undefined ? { summary } : {}) } as NonNullable<ModelConfig['reasoning']> }
+      : {};
+  const wireApi = wireApiOf(config.wire_api, 'wire_api');
+  if (custom) {
+    const baseUrl = stringSetting(custom, 'base_url');
+    if (baseUrl === undefined) throw new UsageError(`--config model_providers.${name}.base_url is missing`);
+    const envKey = stringSetting(custom, 'env_key');
+    const headers = table(custom.http_headers, `model_providers.${name}.http_headers`);
+    const maxRetries = numberOf(custom.request_max_retries, `model_providers.${name}.request_max_retries`);
+    const idle = numberOf(custom.stream_idle_timeout_ms, `model_providers.${name}.stream_idle_timeout_ms`);
+    const customWire = wireApi ?? wireApiOf(custom.wire_api, `model_providers.${name}.wire_api`);
+    return {
+      provider: 'openai',
+      baseUrl,
+      // A custom provider's key comes from its `env_key` only (never another server's key).
+      apiKey: envKey !== undefined ? (env[envKey] ?? null) : null,
+      ...(customWire ? { wireApi: customWire } : {}),
+      ...(headers ? { headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) } : {}),
+      ...(maxRetries !== undefined ? { maxRetries } : {}),
+      ...(idle !== undefined ? { idleTimeoutMs: idle } : {}),
+      ...(model !== undefined ? { model } : {}),
+      ...reasoning,
+    };
+  }
+  const baseUrl = stringSetting(config, 'openai_base_url');
+  return {
+    provider: name,
+    ...(wireApi ? { wireApi } : {}),
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
+    ...(model !== undefined ? { model } : {}),
+    ...reasoning,
+  };
+}
+
+/**
+ * Choose the agent of `colloquy exec` (and `colloquy chat`) from the command line:
+ *
+ * - the local agent, in its scripted mode, with `--agent-script` / `agent_script` /
+ *   `COLLOQUY_AGENT_SCRIPT`, or with `--config agent="local"`;
+ * - the model agent (`modelAgent`) with `--config agent="model"`, or when a model is asked
+ *   for: `--config model_provider=...` (other than `local`), `--config openai_base_url=...`,
+ *   or `OPENAI_BASE_URL`, `OPENAI_API_KEY` or `CODEX_API_KEY` in the environment (as
+ *   `@openai/codex-sdk` sets them). `--config wire_api="chat"|"responses"` picks the API
+ *   (default `responses`), `-m/--model` the model;
+ * - otherwise the local agent (no network, no key).
+ * @throws {UsageError} for settings of the wrong type or unknown values.
+ */
+export async function agentFromCliConfig(options: CliAgentOptions): Promise<CliAgent> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const kind = stringSetting(config, 'agent');
+  if (kind !== undefined && kind !== 'local' && kind !== 'model') throw new UsageError(`unknown agent ${JSON.stringify(kind)}: expected "local" or "model"`);
+  const explicitScript = options.agentScript ?? stringSetting(config, 'agent_script');
+  if (kind === 'model' && explicitScript !== undefined) throw new UsageError('--agent-script needs the local agent, not agent="model"');
+  const scriptPath = explicitScript ?? env.COLLOQUY_AGENT_SCRIPT;
+  const script = scriptPath !== undefined && scriptPath !== '';
+  if (kind === 'model' || (kind === undefined && !script && wantsModel(config, env))) {
+    const model = options.model ?? stringSetting(config, 'model');
+    const settings = modelSettings(config, model, env);
+    const { modelClientFromConfig, resolveModelConfig } = await import('../agents/model/config.js');
+    const { modelAgent } = await import('../agents/model/agent.js');
+    let resolved: ReturnType<typeof resolveModelConfig>;
+    try {
+      resolved = resolveModelConfig(settings, env);
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
+    }
+    const client = modelClientFromConfig(settings, env);
+    return { agent: modelAgent({ client }), kind: 'model', ...(model === undefined && resolved.model !== undefined ? { model: resolved.model } : {}) };
+  }
+  if (!script) return { agent: localAgent(), kind: 'local' };
+  return { agent: localAgent({ script: await loadScript(scriptPath) }), kind: 'local' };
 }
 
 async function outputSchemaOf(path: string | undefined): Promise<unknown> {
@@ -136,7 +273,8 @@ export async function runExec(options: ExecOptions, io: ExecIO): Promise<number>
     const cwd = options.cd !== undefined ? await directory(options.cd, '--cd') : undefined;
     for (const dir of options.addDir ?? []) await directory(dir, '--add-dir');
     const outputSchema = await outputSchemaOf(options.outputSchema);
-    const agent = await agentOf(options, config);
+    const chosen = await agentFromCliConfig({ config, ...(model !== undefined ? { model } : {}), ...(options.agentScript !== undefined ? { agentScript: options.agentScript } : {}) });
+    const agent = chosen.agent;
     const images = await Promise.all((options.image ?? []).map(async (p) => {
       const full = resolve(p);
       const st = await stat(full).catch(() => null);
@@ -150,6 +288,7 @@ export async function runExec(options: ExecOptions, io: ExecIO): Promise<number>
       ...(options.ephemeral ? { store: new MemoryStore() } : { home }),
       agent,
       ...(durability ? { durability } : {}),
+      ...(options.inspector ? { inspect: options.inspector } : {}),
     });
 
     let conversation: Conversation;
@@ -171,8 +310,9 @@ export async function runExec(options: ExecOptions, io: ExecIO): Promise<number>
       };
       if (Object.keys(overrides).length > 0) await conversation.overrideTurnContext(overrides);
     } else {
+      const startModel = model ?? chosen.model;
       conversation = await runtime.start({
-        ...(model !== undefined ? { model } : {}),
+        ...(startModel !== undefined ? { model: startModel } : {}),
         ...(cwd !== undefined ? { cwd } : {}),
         ...(approvalPolicy !== undefined ? { approvalPolicy } : {}),
         ...(options.sandbox !== undefined ? { sandbox: options.sandbox } : {}),

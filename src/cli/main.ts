@@ -6,6 +6,10 @@ import { VERSION } from '../version.js';
 import { UsageError } from './config.js';
 import { runExec, type ExecIO, type ExecOptions } from './exec.js';
 import { runImportCodex, type ImportOptions } from './import.js';
+import { registerChat } from './commands/chat.js';
+import { registerHistory } from './commands/history.js';
+import { registerSessions } from './commands/sessions.js';
+import { registerServe } from './serve.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -96,6 +100,10 @@ export function program(io: ExecIO, setExit: (code: number) => void): Command {
     .action(async (path: string, opts: ImportOptions) => {
       setExit(await runImportCodex(path, opts, io));
     });
+  registerChat(root, io, setExit);
+  registerSessions(root, io, setExit);
+  registerHistory(root, io, setExit);
+  registerServe(root, io, setExit);
   return root;
 }
 

@@ -33,54 +33,72 @@ export type TurnError = z.infer<typeof TurnErrorSchema>;
 
 const turnId = z.string();
 
+/** The first event a subscriber sees: the conversation's id (as Codex's `thread.started`). */
 export const ThreadStartedEventSchema = z.object({ type: z.literal('thread.started'), thread_id: z.string() });
+/** A turn began; `kind` is absent for regular turns (as Codex's `turn.started`, plus its id). */
 export const TurnStartedEventSchema = z.object({
   type: z.literal('turn.started'),
   turn_id: turnId,
   kind: z.optional(TurnKindSchema),
 });
+/** An item began (a command started, a message started streaming). Not recorded. */
 export const ItemStartedEventSchema = z.object({ type: z.literal('item.started'), turn_id: turnId, item: ThreadItemSchema });
+/** An item changed while in progress (streamed text, command output so far). Not recorded. */
 export const ItemUpdatedEventSchema = z.object({ type: z.literal('item.updated'), turn_id: turnId, item: ThreadItemSchema });
+/** An item's final form; recorded in the log and part of the history. */
 export const ItemCompletedEventSchema = z.object({
   type: z.literal('item.completed'),
   turn_id: turnId,
   item: ThreadItemSchema,
 });
+/** The turn waits for a decision on `item` (answer with an `approval` op naming `callId`). */
 export const ApprovalRequestedEventSchema = z.object({
   type: z.literal('approval.requested'),
   turn_id: turnId,
   callId: z.string(),
   item: ThreadItemSchema,
 });
+/** A pending approval was decided. */
 export const ApprovalResolvedEventSchema = z.object({
   type: z.literal('approval.resolved'),
   turn_id: turnId,
   callId: z.string(),
   decision: ApprovalDecisionSchema,
 });
+/** Input that arrived while a turn ran was queued, steered into the turn, or replaces it (`mode`). */
 export const InputQueuedEventSchema = z.object({
   type: z.literal('input.queued'),
   submission_id: z.string(),
   mode: z.enum(['steer', 'queue', 'interrupt']),
   text: z.string(),
 });
-/** `usage` is the conversation's cumulative usage (as Codex); `turn_usage` is this turn's. */
+/**
+ * The turn completed and its records are durable. `usage` is the conversation's cumulative
+ * usage (as Codex's `turn.completed`); `turn_usage` is this turn's (tokens).
+ */
 export const TurnCompletedEventSchema = z.object({
   type: z.literal('turn.completed'),
   turn_id: turnId,
   usage: UsageSchema,
   turn_usage: z.optional(UsageSchema),
 });
+/** The turn ended without completing (see `AbortReason`); announced once its end is durable. */
 export const TurnAbortedEventSchema = z.object({ type: z.literal('turn.aborted'), turn_id: turnId, reason: AbortReasonSchema });
+/** The turn failed (the conversation is now in `error`: `retry` or `reset`); announced once durable. */
 export const TurnFailedEventSchema = z.object({ type: z.literal('turn.failed'), turn_id: turnId, error: TurnErrorSchema });
+/** A compaction replaced the history before `kept_from_seq` with a summary. */
 export const ContextCompactedEventSchema = z.object({
   type: z.literal('context.compacted'),
   turn_id: turnId,
   kept_from_seq: z.int(),
 });
+/** A non-fatal error (as Codex exec's `error` event). */
 export const ErrorEventSchema = z.object({ type: z.literal('error'), message: z.string() });
+/** The conversation was named. */
 export const ThreadNameUpdatedEventSchema = z.object({ type: z.literal('thread.name_updated'), name: z.string() });
+/** The last `turns` turns were dropped from the model-visible history. */
 export const ThreadRolledBackEventSchema = z.object({ type: z.literal('thread.rolled_back'), turns: z.int() });
+/** The conversation closed; nothing follows. */
 export const ThreadClosedEventSchema = z.object({ type: z.literal('thread.closed') });
 /**
  * Something in the conversation's log was not a clean record and was dealt with: a torn last

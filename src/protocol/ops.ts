@@ -45,22 +45,28 @@ export const TurnSettingsSchema = z.strictObject({
 });
 export type TurnSettings = z.infer<typeof TurnSettingsSchema>;
 
+/** Input from the user: starts a turn, or while one runs, follows `mode` (default `queue`). */
 const UserInputOp = z.strictObject({
   type: z.literal('user_input'),
   items: z.array(UserInputItemSchema).check(z.minLength(1)),
   mode: z.optional(BusyModeSchema),
 });
+/** Abort the running turn (it ends `turn.aborted`, reason `interrupted`). */
 const InterruptOp = z.strictObject({ type: z.literal('interrupt') });
+/** Decide a pending approval (`callId` from `approval.requested`); `abort` interrupts the turn. */
 const ApprovalOp = z.strictObject({
   type: z.literal('approval'),
   callId: z.string().check(z.minLength(1)),
   decision: ApprovalDecisionSchema,
 });
+/** Run a `compact` turn: the history is replaced by a summary (recorded as a `compacted` record). */
 const CompactOp = z.strictObject({ type: z.literal('compact') });
+/** Drop the last `turns` turns from the model-visible history (they stay in the log). */
 const RollbackOp = z.strictObject({
   type: z.literal('rollback'),
   turns: z.int().check(z.minimum(1)),
 });
+/** Change the settings later turns run with (recorded as a `turn_context` record). */
 const OverrideTurnContextOp = z.strictObject({
   type: z.literal('override_turn_context'),
   model: z.optional(z.string().check(z.minLength(1))),
@@ -69,12 +75,16 @@ const OverrideTurnContextOp = z.strictObject({
   approvalPolicy: z.optional(ApprovalPolicySchema),
   sandbox: z.optional(z.string()),
 });
+/** Name the conversation (shown in listings). */
 const SetNameOp = z.strictObject({
   type: z.literal('set_name'),
   name: z.string().check(z.minLength(1), z.maxLength(256)),
 });
+/** In `error`: run the failed turn again (after a store failure: write what is pending, then go on). */
 const RetryOp = z.strictObject({ type: z.literal('retry') });
+/** In `error`: return to `idle` without re-running anything. */
 const ResetOp = z.strictObject({ type: z.literal('reset') });
+/** Close the conversation: a running turn is aborted, everything is made durable, then `thread.closed`. */
 const ShutdownOp = z.strictObject({ type: z.literal('shutdown') });
 
 /**

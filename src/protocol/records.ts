@@ -35,6 +35,7 @@ export type Metadata = z.infer<typeof MetadataSchema>;
 export const ForkOriginSchema = z.object({ id: z.string(), up_to_seq: z.int().check(z.minimum(0)) });
 export type ForkOrigin = z.infer<typeof ForkOriginSchema>;
 
+/** Line 0 of every log: the format version, the conversation's id, when it was created, its settings, and where it was forked from. */
 export const SessionMetaPayloadSchema = z.object({
   format: z.int(),
   id: z.string(),
@@ -47,6 +48,7 @@ export const SessionMetaPayloadSchema = z.object({
 });
 export type SessionMetaPayload = z.infer<typeof SessionMetaPayloadSchema>;
 
+/** A completed item of a turn (model-visible history). */
 export const ItemPayloadSchema = z.object({ turn_id: z.string(), item: ThreadItemSchema });
 export type ItemPayload = z.infer<typeof ItemPayloadSchema>;
 
@@ -83,6 +85,7 @@ export const RecordedEventSchema = z.discriminatedUnion('type', [
 ]);
 export type RecordedEvent = z.infer<typeof RecordedEventSchema>;
 
+/** The settings from here on: before a turn that changed them (`turn_id`), or after `override_turn_context` (`turn_id` null). */
 export const TurnContextPayloadSchema = z.object({
   turn_id: z.nullable(z.string()),
   config: ConversationConfigSchema,
@@ -117,6 +120,7 @@ export const CompactedPayloadSchema = z.object({
 });
 export type CompactedPayload = z.infer<typeof CompactedPayloadSchema>;
 
+/** A turn waits for a decision on `item`: a pending approval that survives a restart. */
 export const ApprovalRequestedPayloadSchema = z.object({
   turn_id: z.string(),
   call_id: z.string(),
@@ -124,6 +128,7 @@ export const ApprovalRequestedPayloadSchema = z.object({
 });
 export type ApprovalRequestedPayload = z.infer<typeof ApprovalRequestedPayloadSchema>;
 
+/** A pending approval was decided (`approved_for_session` is remembered for the conversation). */
 export const ApprovalResolvedPayloadSchema = z.object({
   turn_id: z.string(),
   call_id: z.string(),
@@ -131,6 +136,7 @@ export const ApprovalResolvedPayloadSchema = z.object({
 });
 export type ApprovalResolvedPayload = z.infer<typeof ApprovalResolvedPayloadSchema>;
 
+/** Input that arrived while a turn ran, to be run exactly once (queued, steered or replacing the turn). */
 export const InputQueuedPayloadSchema = z.object({
   submission_id: z.string(),
   mode: z.enum(['steer', 'queue', 'interrupt']),
@@ -140,13 +146,16 @@ export const InputQueuedPayloadSchema = z.object({
 });
 export type InputQueuedPayload = z.infer<typeof InputQueuedPayloadSchema>;
 
+/** The last `turns` turns were dropped from the model-visible history. */
 export const RolledBackPayloadSchema = z.object({ turns: z.int().check(z.minimum(1)) });
 export type RolledBackPayload = z.infer<typeof RolledBackPayloadSchema>;
 
 /**
- * A line of a foreign log (e.g. a Codex rollout) that an import could not map to a Colloquy
- * record, kept verbatim so nothing is lost: `source` names the format (`codex`), `line` is the
- * original JSON object. The fold ignores it; it is never model-visible history.
+ * Data of a foreign format kept verbatim so nothing is lost: a line of a foreign log (e.g. a
+ * Codex rollout) that an import could not map to a Colloquy record, or what an adapter keeps in
+ * its own format next to the Colloquy records it writes (the Agents SDK session's items).
+ * `source` names the format (`codex`, `openai-agents`), `line` is the JSON object. The fold
+ * ignores it; it is never model-visible history for Colloquy agents.
  */
 export const OpaquePayloadSchema = z.object({
   source: z.string().check(z.minLength(1)),

@@ -25,6 +25,11 @@ export interface ReplayOptions {
   readonly upToSeq?: number;
   readonly mode?: ReadMode;
   readonly onIssue?: (issue: LogIssue) => void;
+  /**
+   * Called with every record folded, in order, after the fold applied it: for callers that keep
+   * state of their own from records the fold ignores (e.g. `opaque` records an adapter wrote).
+   */
+  readonly onRecord?: (record: LogRecord) => void;
 }
 
 /**
@@ -72,8 +77,11 @@ async function foldRange(
   if (start !== undefined && start > head.seq) {
     // Start inside this log: its header, then its records from `start`.
     fold.apply(head);
+    options.onRecord?.(head);
     for await (const record of store.read(id, readOptions(options, upTo, start))) {
-      if (record.seq >= start) fold.apply(record);
+      if (record.seq < start) continue;
+      fold.apply(record);
+      options.onRecord?.(record);
     }
     return;
   }
@@ -87,5 +95,8 @@ async function foldRange(
       throw new CorruptLogError(id, 1, `its source ${origin.id} ends at seq ${fold.nextSeq - 1}, before ${origin.up_to_seq}`);
     }
   }
-  for await (const record of store.read(id, readOptions(options, upTo))) fold.apply(record as LogRecord);
+  for await (const record of store.read(id, readOptions(options, upTo))) {
+    fold.apply(record as LogRecord);
+    options.onRecord?.(record as LogRecord);
+  }
 }

@@ -24,6 +24,7 @@ import { Conversation } from './conversation.js';
 import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from './fold.js';
 import { replay } from './replay.js';
 import { agentRunner } from './runner.js';
+import type { ControlServer, ServeOptions } from '../server/index.js';
 import type { ContextOptions } from './context-window.js';
 
 /** An XState inspection observer: sees every actor, event and snapshot of the runtime. */
@@ -543,6 +544,19 @@ export class Runtime {
     const resident = this.#residents.get(id);
     if (resident) await resident.close();
     await this.store.delete(id);
+  }
+
+  /**
+   * Serve this runtime's control channel: HTTP/JSON, a WebSocket and the browser console
+   * (see `src/server/`), on 127.0.0.1 and a free port unless told otherwise, with a random
+   * bearer token. The server code is loaded only when this is called. Close the server
+   * before (or after) `shutdown`; shutting down does not close it.
+   * @throws {RuntimeClosedError} after `shutdown`; the listen error (`EADDRINUSE`).
+   */
+  async serve(options: ServeOptions = {}): Promise<ControlServer> {
+    this.#open();
+    const { startControlServer } = await import('../server/index.js');
+    return startControlServer(this, options);
   }
 
   /**

@@ -1,0 +1,45 @@
+/**
+ * Choosing which actors an inspector sees. A runtime with thousands of conversations produces
+ * far more inspection events than an inspector UI can show (or a relay buffer can hold), so
+ * an inspection can be narrowed to chosen conversations: each conversation is a root actor
+ * (`conversation:<id>`) and its turn is a child, so every event of a conversation carries the
+ * conversation actor's `rootId`.
+ */
+import type { InspectionEvent } from 'xstate';
+
+/** A predicate over raw XState inspection events. */
+export type InspectionFilter = (event: InspectionEvent) => boolean;
+
+/** The inspection event types the Stately inspector shows (microsteps and actions are dropped by its converter). */
+const FORWARDED: ReadonlySet<string> = new Set(['@xstate.actor', '@xstate.event', '@xstate.snapshot']);
+
+/** Whether `event` is of a type the Stately inspector shows. */
+export function isForwarded(event: InspectionEvent): boolean {
+  return FORWARDED.has(event.type);
+}
+
+/** The conversation id of a conversation root actor (`conversation:<id>`), or null. */
+function conversationOf(event: InspectionEvent): string | null {
+  const ref = event.actorRef as { id?: unknown; _parent?: unknown };
+  if (ref._parent !== undefined || typeof ref.id !== 'string' || !ref.id.startsWith('conversation:')) return null;
+  return ref.id.slice('conversation:'.length).toUpperCase();
+}
+
+/**
+ * A filter that lets through only the actors of the given conversations (the conversation
+ * actor, its turns and what they invoke), including conversations resumed or restarted after
+ * the filter was made. Ids are compared case-insensitively. The supervisor and the
+ * persistence actor are left out (they carry every conversation's records).
+ */
+export function conversationFilter(conversationIds: Iterable<string>): InspectionFilter {
+  const wanted = new Set([...conversationIds].map((id) => id.toUpperCase()));
+  /** Root session ids of the wanted conversations' actors (a restart gives a new one). */
+  const roots = new Set<string>();
+  return (event) => {
+    if (event.type === '@xstate.actor') {
+      const id = conversationOf(event);
+      if (id !== null && wanted.has(id)) roots.add(event.actorRef.sessionId);
+    }
+    return roots.has(event.rootId);
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * A conversation's live state as the console shows it: its public status, the active state
+ * nodes of its statechart (for the highlighted diagram), and what waits for a decision.
+ */
+import { conversationMachine } from '../../machines/conversation.machine.js';
+import type { ConversationStatus } from '../../machines/conversation.machine.js';
+import { toMermaid } from '../diagram.js';
+import type { Conversation, PendingApprovalInfo } from '../runtime/conversation.js';
+
+/** The state of one conversation (the `state` message of the WebSocket, `GET …/state`). */
+export interface ConversationState {
+  readonly conversationId: string;
+  /** `idle`, `active`, `processing`, `error` or `closed`. */
+  readonly status: ConversationStatus;
+  /**
+   * Ids of the active state nodes of the conversation machine, outermost first (the root
+   * excluded), e.g. `['conversation.processing', 'conversation.processing.awaitingApproval']`.
+   * Empty when the conversation has no actor (closed).
+   */
+  readonly active: readonly string[];
+  readonly name: string | null;
+  /** The running turn's id, or null. */
+  readonly turnId: string | null;
+  /** Approvals waiting for a decision, with the item to approve. */
+  readonly pendingApprovals: readonly PendingApprovalInfo[];
+  /** Inputs queued behind the running turn. */
+  readonly queued: number;
+}
+
+interface NodeLike {
+  readonly id: string;
+  readonly parent?: unknown;
+}
+
+/** The active state node ids of a machine snapshot (the root excluded), outermost first. */
+export function activeNodeIds(snapshot: unknown): string[] {
+  const nodes = (snapshot as { _nodes?: readonly NodeLike[] } | null)?._nodes;
+  if (!Array.isArray(nodes)) return [];
+  return nodes.filter((n) => n.parent !== undefined).map((n) => n.id);
+}
+
+/** The state of a resident conversation. */
+export function conversationState(conversation: Conversation): ConversationState {
+  const actor = conversation.actor;
+  const status = conversation.state;
+  if (!actor || status === 'closed') {
+    return { conversationId: conversation.id, status, active: [], name: null, turnId: null, pendingApprovals: [], queued: 0 };
+  }
+  const snapshot = actor.getSnapshot();
+  const ctx = snapshot.context;
+  return {
+    conversationId: conversation.id,
+    status,
+    active: activeNodeIds(snapshot),
+    name: ctx.name,
+    turnId: ctx.turn?.id ?? null,
+    pendingApprovals: conversation.pendingApprovals,
+    queued: ctx.queue.length,
+  };
+}
+
+/** A key that changes whenever what the console shows of a state changes. */
+export function stateKey(state: ConversationState): string {
+  return `${state.status}|${state.active.join(',')}|${state.turnId ?? ''}|${state.pendingApprovals.map((p) => p.callId).join(',')}|${state.queued}|${state.name ?? ''}`;
+}
+
+/** The conversation statechart (Mermaid `stateDiagram-v2`) with `active` highlighted. */
+export function statechart(active: readonly string[] = []): string {
+  return toMermaid(conversationMachine, { active });
+}
