@@ -18,7 +18,19 @@
  * SDK's own runner with a `colloquySession`.
  */
 import {
+  GuardrailExecutionError,
+  InputGuardrailTripwireTriggered,
+  MaxTurnsExceededError,
+  ModelBehaviorError,
+  ModelRefusalError,
+  ModelTimeoutError,
+  OutputGuardrailTripwireTriggered,
   Runner,
+  ToolCallError,
+  ToolInputGuardrailTripwireTriggered,
+  ToolOutputGuardrailTripwireTriggered,
+  ToolTimeoutError,
+  UserError,
   type Agent as SdkAgent,
   type AgentInputItem,
   type RunConfig,
@@ -27,7 +39,10 @@ import {
   type StreamedRunResult,
   type StreamRunOptions,
 } from '@openai/agents';
+import { ColloquyError } from '../../errors.js';
 import type { Agent, AgentEvent, AgentTurn } from '../agent.js';
+import { ModelError, type ModelErrorCode } from '../model/client.js';
+import { isContextWindowExceeded } from '../model/retry.js';
 import { readImageDataUrl } from '../image.js';
 import type { ThreadItem, ToolStatus, Usage, UserInputItem } from '../../protocol/items.js';
 import type { ApprovalDecision } from '../../protocol/ops.js';
@@ -105,6 +120,70 @@ function callIdOf(raw: unknown): string | undefined {
   const r = raw as { callId?: unknown; call_id?: unknown; id?: unknown };
   for (const v of [r.callId, r.call_id, r.id]) if (typeof v === 'string' && v !== '') return v;
   return undefined;
+}
+
+/**
+ * An HTTP error of an `openai` client (`APIError` and its subclasses, of whichever copy of the
+ * package the SDK's model uses): it has `status`, `headers`, `error` and `code` of its own.
+ */
+function isApiError(err: unknown): err is Error & { status?: number; code?: unknown; error?: unknown } {
+  return err instanceof Error && ['status', 'headers', 'error', 'code'].every((key) => Object.hasOwn(err, key));
+}
+
+/** The code of an `@openai/agents` error, by its class. */
+function agentsErrorCode(err: Error): string | null {
+  if (err instanceof MaxTurnsExceededError) return 'max_turns_exceeded';
+  if (err instanceof ModelRefusalError) return 'model_refusal';
+  if (err instanceof ModelBehaviorError) return 'model_behavior';
+  if (err instanceof ModelTimeoutError) return 'model_timeout';
+  if (err instanceof ToolTimeoutError) return 'tool_timeout';
+  if (err instanceof ToolCallError) return 'tool_error';
+  if (
+    err instanceof InputGuardrailTripwireTriggered ||
+    err instanceof OutputGuardrailTripwireTriggered ||
+    err instanceof ToolInputGuardrailTripwireTriggered ||
+    err instanceof ToolOutputGuardrailTripwireTriggered
+  ) {
+    return 'guardrail_triggered';
+  }
+  if (err instanceof GuardrailExecutionError) return 'guardrail_error';
+  if (err instanceof UserError) return 'agent_configuration';
+  return null;
+}
+
+/**
+ * The typed error a failed run fails its turn with:
+ * - an HTTP error of the model's API: a `ModelError` with the model agent's codes
+ *   (`context_window_exceeded`, `unauthorized` for 401/403, `rate_limited` for 429,
+ *   `server_error` for 5xx, `bad_request` for other 4xx, `network` without a response);
+ * - an `@openai/agents` error: a `ColloquyError` with `max_turns_exceeded`, `model_refusal`,
+ *   `model_behavior`, `model_timeout`, `tool_timeout`, `tool_error`, `guardrail_triggered`,
+ *   `guardrail_error` or `agent_configuration`;
+ * - anything else as it is (code `agent_error` unless it has a string `code`).
+ * The original error is the `cause`.
+ */
+function runError(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof ColloquyError) return err;
+  if (isApiError(err)) {
+    const status = typeof err.status === 'number' ? err.status : undefined;
+    const body = err.error as { message?: unknown } | undefined;
+    const message = typeof body?.message === 'string' && body.message !== '' ? body.message : err.message.replace(/^\d{3}\s+/, '');
+    const code = typeof err.code === 'string' ? err.code : undefined;
+    const text = `${status !== undefined ? `${status} ` : ''}${message}`;
+    let kind: ModelErrorCode;
+    if (isContextWindowExceeded(code, message) && (status === undefined || (status >= 400 && status < 500))) kind = 'context_window_exceeded';
+    else if (status === undefined) kind = code === 'rate_limit_exceeded' || code === 'insufficient_quota' ? 'rate_limited' : 'network';
+    else if (status === 401 || status === 403) kind = 'unauthorized';
+    else if (status === 429) kind = 'rate_limited';
+    else if (status >= 500) kind = 'server_error';
+    else kind = 'bad_request';
+    return new ModelError(kind, kind === 'context_window_exceeded' ? `the prompt does not fit the model's context window: ${text}` : text, {
+      ...(status !== undefined ? { status } : {}),
+      cause: err,
+    });
+  }
+  const code = agentsErrorCode(err);
+  return code === null ? err : new ColloquyError(code, err.message, { cause: err });
 }
 
 /** What one turn's runs have shown so far. */
@@ -239,6 +318,13 @@ async function resumedInput(turn: AgentTurn): Promise<AgentInputItem[] | null> {
  *
  * const assistant = new Agent({ name: 'Assistant', instructions: 'Be brief.', model: 'gpt-5-mini' });
  * const runtime = createRuntime({ agent: agentsSdkAgent(assistant) });
+ * @throws {ModelError} (fails the turn) when the model's API refuses a request: code
+ * `context_window_exceeded`, `unauthorized` (401/403), `rate_limited` (429), `server_error`
+ * (5xx), `bad_request` (other 4xx) or `network` (no response).
+ * @throws {ColloquyError} (fails the turn) for errors of the SDK run: code `max_turns_exceeded`,
+ * `model_refusal`, `model_behavior`, `model_timeout`, `tool_timeout`, `tool_error`,
+ * `guardrail_triggered`, `guardrail_error` or `agent_configuration`. Other errors fail the turn
+ * as they are (code `agent_error`).
  */
 export function agentsSdkAgent<TContext = unknown>(agent: SdkAgent<TContext, any>, options: AgentsSdkAgentOptions<TContext> = {}): Agent {
   let runner = options.runner;
@@ -260,7 +346,7 @@ export function agentsSdkAgent<TContext = unknown>(agent: SdkAgent<TContext, any
       result = await runnerOf().run(agent, input, { ...runOptions, ...(options.context ? { context: options.context(turn) } : {}) });
     } catch (err) {
       if (signal.aborted) return;
-      throw err;
+      throw runError(err);
     }
     while (true) {
       try {
@@ -281,10 +367,10 @@ export function agentsSdkAgent<TContext = unknown>(agent: SdkAgent<TContext, any
         await result.completed;
       } catch (err) {
         if (signal.aborted) return;
-        throw err;
+        throw runError(err);
       }
       if (signal.aborted) return;
-      if (result.error) throw result.error;
+      if (result.error) throw runError(result.error);
       const interruptions = result.interruptions;
       if (interruptions.length === 0) return;
 
@@ -314,7 +400,7 @@ export function agentsSdkAgent<TContext = unknown>(agent: SdkAgent<TContext, any
         result = await runnerOf().run(agent, state, runOptions);
       } catch (err) {
         if (signal.aborted) return;
-        throw err;
+        throw runError(err);
       }
     }
   };
