@@ -20,7 +20,8 @@ export function turnStatusText(turn: TurnTranscript): string {
     case 'completed':
       return 'completed';
     case 'aborted':
-      return `interrupted${turn.reason ? ` (${turn.reason})` : ''}`;
+      // Codex's reason for a Ctrl-C is "interrupted": no need to say it twice.
+      return `interrupted${turn.reason && turn.reason !== 'interrupted' ? ` (${turn.reason})` : ''}`;
     case 'failed':
       return `failed${turn.error ? `: ${turn.error.message}` : ''}`;
   }

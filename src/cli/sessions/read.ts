@@ -170,7 +170,11 @@ export async function runExport(id: string, options: ExportOptions, io: CommandI
       stream.once('error', fail);
     });
     try {
-      await opened;
+      await opened.catch((err: unknown) => {
+        // The temporary file is an implementation detail: name the file asked for.
+        const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'its directory does not exist' : err instanceof Error ? err.message : String(err);
+        throw new Error(`cannot write ${target}: ${reason}`);
+      });
       await exportTo(sinkOut(stream), runtime, id, format);
       await new Promise<void>((ok, fail) => {
         stream.once('error', fail);
