@@ -1,7 +1,8 @@
 /**
  * The `codex exec --experimental-json` wire format: Colloquy events projected to exactly what
  * Codex's exec prints (and what `@openai/codex-sdk` parses): `thread.started`, `turn.started {}`,
- * `item.started|updated|completed {item}`, `turn.completed {usage}` (cumulative, as Codex),
+ * `item.started|updated|completed {item}` (agent messages and reasoning only completed),
+ * `turn.completed {usage}` (cumulative, as Codex),
  * `turn.failed {error}`, `error {message}`. User messages, approvals and Colloquy's other
  * events are not part of it; an interrupted turn prints no end event, as in Codex.
  */
@@ -59,6 +60,8 @@ export function codexEvent(event: ThreadEvent): Record<string, unknown> | null {
     case 'item.started':
     case 'item.updated':
     case 'item.completed': {
+      // Codex exec prints agent messages and reasoning only when they are complete.
+      if (event.type !== 'item.completed' && (event.item.type === 'agent_message' || event.item.type === 'reasoning')) return null;
       const item = codexItem(event.item);
       return item ? { type: event.type, item } : null;
     }
