@@ -26,15 +26,22 @@ export type TurnKind = z.infer<typeof TurnKindSchema>;
 
 /** A turn error as reported in `turn.failed` (as the Codex SDK's `ThreadError`, plus a code). */
 export const TurnErrorSchema = z.object({
+  /** What went wrong, for a person. */
   message: z.string(),
+  /** A stable code for programs (e.g. the model endpoint's error code). */
   code: z.optional(z.string()),
 });
 export type TurnError = z.infer<typeof TurnErrorSchema>;
 
+/** The turn's id (a ULID). */
 const turnId = z.string();
 
 /** The first event a subscriber sees: the conversation's id (as Codex's `thread.started`). */
-export const ThreadStartedEventSchema = z.object({ type: z.literal('thread.started'), thread_id: z.string() });
+export const ThreadStartedEventSchema = z.object({
+  type: z.literal('thread.started'),
+  /** The conversation's id (a ULID). */
+  thread_id: z.string(),
+});
 /** A turn began; `kind` is absent for regular turns (as Codex's `turn.started`, plus its id). */
 export const TurnStartedEventSchema = z.object({
   type: z.literal('turn.started'),
@@ -55,6 +62,7 @@ export const ItemCompletedEventSchema = z.object({
 export const ApprovalRequestedEventSchema = z.object({
   type: z.literal('approval.requested'),
   turn_id: turnId,
+  /** The id to answer with (the `approval` op's `callId`). */
   callId: z.string(),
   item: ThreadItemSchema,
 });
@@ -62,14 +70,18 @@ export const ApprovalRequestedEventSchema = z.object({
 export const ApprovalResolvedEventSchema = z.object({
   type: z.literal('approval.resolved'),
   turn_id: turnId,
+  /** The `callId` of the approval that was decided. */
   callId: z.string(),
   decision: ApprovalDecisionSchema,
 });
 /** Input that arrived while a turn ran was queued, steered into the turn, or replaces it (`mode`). */
 export const InputQueuedEventSchema = z.object({
   type: z.literal('input.queued'),
+  /** Id of the submission that carried the input. */
   submission_id: z.string(),
+  /** What happens to it: steered into the running turn, queued as the next turn, or replacing the running turn. */
   mode: z.enum(['steer', 'queue', 'interrupt']),
+  /** The input's text. */
   text: z.string(),
 });
 /**
@@ -79,7 +91,9 @@ export const InputQueuedEventSchema = z.object({
 export const TurnCompletedEventSchema = z.object({
   type: z.literal('turn.completed'),
   turn_id: turnId,
+  /** The conversation's usage so far, this turn included. */
   usage: UsageSchema,
+  /** This turn's usage. */
   turn_usage: z.optional(UsageSchema),
 });
 /** The turn ended without completing (see `AbortReason`); announced once its end is durable. */
@@ -90,14 +104,27 @@ export const TurnFailedEventSchema = z.object({ type: z.literal('turn.failed'), 
 export const ContextCompactedEventSchema = z.object({
   type: z.literal('context.compacted'),
   turn_id: turnId,
+  /** The first log `seq` of the history kept after the summary. */
   kept_from_seq: z.int(),
 });
 /** A non-fatal error (as Codex exec's `error` event). */
-export const ErrorEventSchema = z.object({ type: z.literal('error'), message: z.string() });
+export const ErrorEventSchema = z.object({
+  type: z.literal('error'),
+  /** What went wrong. */
+  message: z.string(),
+});
 /** The conversation was named. */
-export const ThreadNameUpdatedEventSchema = z.object({ type: z.literal('thread.name_updated'), name: z.string() });
+export const ThreadNameUpdatedEventSchema = z.object({
+  type: z.literal('thread.name_updated'),
+  /** The new name. */
+  name: z.string(),
+});
 /** The last `turns` turns were dropped from the model-visible history. */
-export const ThreadRolledBackEventSchema = z.object({ type: z.literal('thread.rolled_back'), turns: z.int() });
+export const ThreadRolledBackEventSchema = z.object({
+  type: z.literal('thread.rolled_back'),
+  /** How many turns were dropped. */
+  turns: z.int(),
+});
 /** The conversation closed; nothing follows. */
 export const ThreadClosedEventSchema = z.object({ type: z.literal('thread.closed') });
 /**
@@ -107,8 +134,11 @@ export const ThreadClosedEventSchema = z.object({ type: z.literal('thread.closed
  */
 export const LogIssueEventSchema = z.object({
   type: z.literal('log.issue'),
+  /** What was found: `torn_tail`, `bad_line`, `seq_gap`, `seq_duplicate`, `bom` or `bad_header`. */
   kind: z.string(),
+  /** The line of the log it was found at (1-based). */
   line: z.int(),
+  /** What was done about it. */
   detail: z.string(),
 });
 
@@ -125,15 +155,20 @@ export type RateLimitSnapshot = z.infer<typeof RateLimitSnapshotSchema>;
 /** New rate-limit figures from the model endpoint (not recorded). */
 export const RateLimitsUpdatedEventSchema = z.object({
   type: z.literal('rate_limits.updated'),
+  /** The turn whose model request reported them. */
   turn_id: z.string(),
   rate_limits: RateLimitSnapshotSchema,
 });
 /** A model request failed and is tried again after `delay_ms` (not recorded; as Codex's `StreamError`). */
 export const ModelRetryingEventSchema = z.object({
   type: z.literal('model.retrying'),
+  /** The turn whose model request failed. */
   turn_id: z.string(),
+  /** Which retry this is (1 for the first). */
   attempt: z.int(),
+  /** How long until the request is sent again (ms). */
   delay_ms: z.int(),
+  /** Why the request failed. */
   message: z.string(),
 });
 

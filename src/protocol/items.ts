@@ -10,8 +10,18 @@ import * as z from 'zod/mini';
 
 /** One part of user input: text, or an image file on the local disk (as the Codex SDK's `Input`). */
 export const UserInputItemSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('text'), text: z.string() }),
-  z.strictObject({ type: z.literal('local_image'), path: z.string().check(z.minLength(1)) }),
+  /** Text. */
+  z.strictObject({
+    type: z.literal('text'),
+    /** The text. */
+    text: z.string(),
+  }),
+  /** An image file. */
+  z.strictObject({
+    type: z.literal('local_image'),
+    /** The image file's path. */
+    path: z.string().check(z.minLength(1)),
+  }),
 ]);
 export type UserInputItem = z.infer<typeof UserInputItemSchema>;
 
@@ -19,14 +29,18 @@ export type UserInputItem = z.infer<typeof UserInputItemSchema>;
 export const ToolStatusSchema = z.enum(['in_progress', 'completed', 'failed', 'declined']);
 export type ToolStatus = z.infer<typeof ToolStatusSchema>;
 
+/** The item's id, `item_<n>`, unique in the conversation. */
 const itemId = z.string().check(z.minLength(1));
 
 /** The user's input to a turn, as recorded in history. `submission_id` ties it to the op that carried it. */
 export const UserMessageItemSchema = z.object({
   id: itemId,
   type: z.literal('user_message'),
+  /** The text parts of the input, joined with blank lines. */
   text: z.string(),
+  /** Paths of the input's `local_image` parts. */
   images: z.optional(z.array(z.string())),
+  /** Id of the submission whose `user_input` op carried the input. */
   submission_id: z.optional(z.string()),
 });
 
@@ -34,6 +48,7 @@ export const UserMessageItemSchema = z.object({
 export const AgentMessageItemSchema = z.object({
   id: itemId,
   type: z.literal('agent_message'),
+  /** The message text. */
   text: z.string(),
 });
 
@@ -41,6 +56,7 @@ export const AgentMessageItemSchema = z.object({
 export const ReasoningItemSchema = z.object({
   id: itemId,
   type: z.literal('reasoning'),
+  /** The summary text. */
   text: z.string(),
 });
 
@@ -51,10 +67,14 @@ export const ReasoningItemSchema = z.object({
 export const CommandExecutionItemSchema = z.object({
   id: itemId,
   type: z.literal('command_execution'),
+  /** The command line, as run by the shell. */
   command: z.string(),
+  /** Stdout and stderr, interleaved as they arrived (so far, while in progress). */
   aggregated_output: z.string(),
+  /** The command's exit code, once it ran. */
   exit_code: z.optional(z.int()),
   status: ToolStatusSchema,
+  /** Links the item to its approval and to the model's tool call (e.g. `call_item_3`). */
   call_id: z.optional(z.string()),
 });
 
@@ -62,10 +82,17 @@ export const CommandExecutionItemSchema = z.object({
 export const FileChangeItemSchema = z.object({
   id: itemId,
   type: z.literal('file_change'),
+  /** The files changed. */
   changes: z.array(
-    z.object({ path: z.string(), kind: z.enum(['add', 'delete', 'update']) }),
+    z.object({
+      /** The file's path. */
+      path: z.string(),
+      /** Whether the file is added, deleted or updated. */
+      kind: z.enum(['add', 'delete', 'update']),
+    }),
   ),
   status: ToolStatusSchema,
+  /** Links the item to its approval and to the model's tool call (e.g. `call_item_3`). */
   call_id: z.optional(z.string()),
 });
 
@@ -73,12 +100,30 @@ export const FileChangeItemSchema = z.object({
 export const McpToolCallItemSchema = z.object({
   id: itemId,
   type: z.literal('mcp_tool_call'),
+  /** The MCP server's name. */
   server: z.string(),
+  /** The tool's name on that server. */
   tool: z.string(),
+  /** The arguments the tool was called with (a JSON value). */
   arguments: z.unknown(),
-  result: z.optional(z.object({ content: z.array(z.unknown()), structured_content: z.optional(z.unknown()) })),
-  error: z.optional(z.object({ message: z.string() })),
+  /** What the tool returned, once it succeeded. */
+  result: z.optional(
+    z.object({
+      /** The MCP content blocks. */
+      content: z.array(z.unknown()),
+      /** The MCP structured content, if the tool returned any. */
+      structured_content: z.optional(z.unknown()),
+    }),
+  ),
+  /** Why the call failed. */
+  error: z.optional(
+    z.object({
+      /** What went wrong. */
+      message: z.string(),
+    }),
+  ),
   status: ToolStatusSchema,
+  /** Links the item to its approval and to the model's tool call (e.g. `call_item_3`). */
   call_id: z.optional(z.string()),
 });
 
@@ -86,10 +131,14 @@ export const McpToolCallItemSchema = z.object({
 export const ToolCallItemSchema = z.object({
   id: itemId,
   type: z.literal('tool_call'),
+  /** The tool's name. */
   name: z.string(),
+  /** The arguments the model passed (a JSON value). */
   arguments: z.unknown(),
+  /** What the tool returned to the model, once it ran. */
   output: z.optional(z.string()),
   status: ToolStatusSchema,
+  /** Links the item to its approval and to the model's tool call (e.g. `call_item_3`). */
   call_id: z.optional(z.string()),
 });
 
@@ -97,6 +146,7 @@ export const ToolCallItemSchema = z.object({
 export const WebSearchItemSchema = z.object({
   id: itemId,
   type: z.literal('web_search'),
+  /** The search query. */
   query: z.string(),
 });
 
@@ -104,13 +154,22 @@ export const WebSearchItemSchema = z.object({
 export const TodoListItemSchema = z.object({
   id: itemId,
   type: z.literal('todo_list'),
-  items: z.array(z.object({ text: z.string(), completed: z.boolean() })),
+  /** The plan's steps, in order. */
+  items: z.array(
+    z.object({
+      /** What the step does. */
+      text: z.string(),
+      /** Whether the step is done. */
+      completed: z.boolean(),
+    }),
+  ),
 });
 
 /** A non-fatal error surfaced as an item (as Codex exec reports warnings). */
 export const ErrorItemSchema = z.object({
   id: itemId,
   type: z.literal('error'),
+  /** What went wrong. */
   message: z.string(),
 });
 
@@ -121,7 +180,9 @@ export const ErrorItemSchema = z.object({
 export const TurnAbortedItemSchema = z.object({
   id: itemId,
   type: z.literal('turn_aborted'),
+  /** Why the turn ended (an `AbortReason`). */
   reason: z.string(),
+  /** The marker as the model sees it: `<turn_aborted>…</turn_aborted>`. */
   text: z.string(),
 });
 
@@ -161,9 +222,13 @@ export type ApprovableItem = CommandExecutionItem | FileChangeItem | McpToolCall
 
 /** Token usage, as the Codex SDK's `Usage`. All counts are tokens. */
 export const UsageSchema = z.object({
+  /** Tokens of input (prompt), cached ones included. */
   input_tokens: z.int().check(z.nonnegative()),
+  /** Tokens of input read from the provider's prompt cache. */
   cached_input_tokens: z.int().check(z.nonnegative()),
+  /** Tokens of output, reasoning included. */
   output_tokens: z.int().check(z.nonnegative()),
+  /** Tokens of output spent on reasoning. */
   reasoning_output_tokens: z.int().check(z.nonnegative()),
 });
 /** Token usage (tokens). */

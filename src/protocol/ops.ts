@@ -56,6 +56,7 @@ const InterruptOp = z.strictObject({ type: z.literal('interrupt') });
 /** Decide a pending approval (`callId` from `approval.requested`); `abort` interrupts the turn. */
 const ApprovalOp = z.strictObject({
   type: z.literal('approval'),
+  /** The `callId` of the `approval.requested` event being answered. */
   callId: z.string().check(z.minLength(1)),
   decision: ApprovalDecisionSchema,
 });
@@ -64,20 +65,26 @@ const CompactOp = z.strictObject({ type: z.literal('compact') });
 /** Drop the last `turns` turns from the model-visible history (they stay in the log). */
 const RollbackOp = z.strictObject({
   type: z.literal('rollback'),
+  /** How many of the newest turns to drop. */
   turns: z.int().check(z.minimum(1)),
 });
 /** Change the settings later turns run with (recorded as a `turn_context` record). */
 const OverrideTurnContextOp = z.strictObject({
   type: z.literal('override_turn_context'),
+  /** The model later turns ask. */
   model: z.optional(z.string().check(z.minLength(1))),
+  /** Instructions (the system prompt) for later turns. */
   instructions: z.optional(z.string()),
+  /** Working directory of later turns' commands. */
   cwd: z.optional(z.string().check(z.minLength(1))),
   approvalPolicy: z.optional(ApprovalPolicySchema),
+  /** Sandbox mode, recorded with the turns (e.g. `workspace-write`). */
   sandbox: z.optional(z.string()),
 });
 /** Name the conversation (shown in listings). */
 const SetNameOp = z.strictObject({
   type: z.literal('set_name'),
+  /** The new name. */
   name: z.string().check(z.minLength(1), z.maxLength(256)),
 });
 /** In `error`: run the failed turn again (after a store failure: write what is pending, then go on). */

@@ -18,11 +18,16 @@ export const LOG_FORMAT_VERSION = 1;
 
 /** Settings of a conversation's turns, stored in `session_meta.config` and `turn_context`. */
 export const ConversationConfigSchema = z.object({
+  /** The model turns ask (`local` for the built-in local agent). */
   model: z.string(),
+  /** Instructions (the system prompt) of the turns. */
   instructions: z.optional(z.string()),
+  /** Working directory of the turns' commands. */
   cwd: z.string(),
   approvalPolicy: ApprovalPolicySchema,
+  /** Sandbox mode, recorded with the turns (e.g. `workspace-write`). */
   sandbox: z.optional(z.string()),
+  /** JSON Schema the final message of a turn should follow. */
   outputSchema: z.optional(z.unknown()),
 });
 export type ConversationConfig = z.infer<typeof ConversationConfigSchema>;
@@ -32,61 +37,93 @@ export const MetadataSchema = z.record(z.string(), z.union([z.string(), z.number
 export type Metadata = z.infer<typeof MetadataSchema>;
 
 /** Where a fork came from: the source conversation and the last of its `seq`s the fork includes. */
-export const ForkOriginSchema = z.object({ id: z.string(), up_to_seq: z.int().check(z.minimum(0)) });
+export const ForkOriginSchema = z.object({
+  /** The source conversation's id. */
+  id: z.string(),
+  /** The last `seq` of the source's log that the fork includes. */
+  up_to_seq: z.int().check(z.minimum(0)),
+});
 export type ForkOrigin = z.infer<typeof ForkOriginSchema>;
 
 /** Line 0 of every log: the format version, the conversation's id, when it was created, its settings, and where it was forked from. */
 export const SessionMetaPayloadSchema = z.object({
+  /** The log format version (`LOG_FORMAT_VERSION`, now 1). */
   format: z.int(),
+  /** The conversation's id (a ULID). */
   id: z.string(),
+  /** When the conversation was created (ISO-8601 UTC). */
   created_at: z.string(),
   forked_from: z.optional(ForkOriginSchema),
   config: ConversationConfigSchema,
+  /** The conversation's name, if it was given one when it started. */
   name: z.optional(z.string()),
   metadata: z.optional(MetadataSchema),
+  /** What created the log: `colloquy`, or an import (`codex-import`). */
   source: z.optional(z.string()),
 });
 export type SessionMetaPayload = z.infer<typeof SessionMetaPayloadSchema>;
 
 /** A completed item of a turn (model-visible history). */
-export const ItemPayloadSchema = z.object({ turn_id: z.string(), item: ThreadItemSchema });
+export const ItemPayloadSchema = z.object({
+  /** The turn the item belongs to. */
+  turn_id: z.string(),
+  item: ThreadItemSchema,
+});
 export type ItemPayload = z.infer<typeof ItemPayloadSchema>;
 
 /** Turn lifecycle and thread facts, recorded as `event` records. */
 export const RecordedEventSchema = z.discriminatedUnion('type', [
+  /** A turn began. */
   z.object({
     type: z.literal('turn.started'),
+    /** The turn's id (a ULID). */
     turn_id: z.string(),
     kind: TurnKindSchema,
+    /** Id of the submission that started the turn. */
     submission_id: z.optional(z.string()),
+    /** The id of the failed turn this one runs again (after a `retry` op). */
     retry_of: z.optional(z.string()),
   }),
+  /** The turn completed. */
   z.object({
     type: z.literal('turn.completed'),
+    /** The turn's id. */
     turn_id: z.string(),
+    /** The conversation's usage so far, this turn included. */
     usage: UsageSchema,
+    /** This turn's usage. */
     turn_usage: UsageSchema,
   }),
+  /** The turn ended without completing. */
   z.object({
     type: z.literal('turn.aborted'),
+    /** The turn's id. */
     turn_id: z.string(),
     reason: AbortReasonSchema,
     /** Cumulative usage, as in `turn.completed`. */
     usage: z.optional(UsageSchema),
   }),
+  /** The turn failed. */
   z.object({
     type: z.literal('turn.failed'),
+    /** The turn's id. */
     turn_id: z.string(),
     error: TurnErrorSchema,
     /** Cumulative usage, as in `turn.completed`. */
     usage: z.optional(UsageSchema),
   }),
-  z.object({ type: z.literal('thread.name_updated'), name: z.string() }),
+  /** The conversation was named. */
+  z.object({
+    type: z.literal('thread.name_updated'),
+    /** The new name. */
+    name: z.string(),
+  }),
 ]);
 export type RecordedEvent = z.infer<typeof RecordedEventSchema>;
 
 /** The settings from here on: before a turn that changed them (`turn_id`), or after `override_turn_context` (`turn_id` null). */
 export const TurnContextPayloadSchema = z.object({
+  /** The turn that runs with these settings, or null after `override_turn_context`. */
   turn_id: z.nullable(z.string()),
   config: ConversationConfigSchema,
 });
@@ -98,7 +135,9 @@ export type TurnContextPayload = z.infer<typeof TurnContextPayloadSchema>;
  * without reading what came before.
  */
 export const CompactedPayloadSchema = z.object({
+  /** The compaction's turn. */
   turn_id: z.string(),
+  /** What the model sees instead of the history before `kept_from_seq`. */
   summary: z.string(),
   /** First `seq` of the history kept after the summary. */
   kept_from_seq: z.int().check(z.minimum(0)),
@@ -113,16 +152,22 @@ export const CompactedPayloadSchema = z.object({
   next_item: z.int().check(z.minimum(0)),
   /** Turns started so far. */
   turns: z.int().check(z.minimum(0)),
+  /** The conversation's usage so far. */
   usage: UsageSchema,
+  /** The settings in effect. */
   config: ConversationConfigSchema,
+  /** The conversation's name, if it has one. */
   name: z.optional(z.string()),
+  /** Keys of the requests approved for the rest of the conversation (`approved_for_session`), e.g. `command:ls -la`. */
   session_approvals: z.array(z.string()),
 });
 export type CompactedPayload = z.infer<typeof CompactedPayloadSchema>;
 
 /** A turn waits for a decision on `item`: a pending approval that survives a restart. */
 export const ApprovalRequestedPayloadSchema = z.object({
+  /** The waiting turn. */
   turn_id: z.string(),
+  /** The id the approval is answered with (the `approval` op's `callId`). */
   call_id: z.string(),
   item: ThreadItemSchema,
 });
@@ -130,7 +175,9 @@ export type ApprovalRequestedPayload = z.infer<typeof ApprovalRequestedPayloadSc
 
 /** A pending approval was decided (`approved_for_session` is remembered for the conversation). */
 export const ApprovalResolvedPayloadSchema = z.object({
+  /** The turn that waited. */
   turn_id: z.string(),
+  /** The `call_id` of the `approval_requested` record. */
   call_id: z.string(),
   decision: ApprovalDecisionSchema,
 });
@@ -138,8 +185,11 @@ export type ApprovalResolvedPayload = z.infer<typeof ApprovalResolvedPayloadSche
 
 /** Input that arrived while a turn ran, to be run exactly once (queued, steered or replacing the turn). */
 export const InputQueuedPayloadSchema = z.object({
+  /** Id of the submission that carried the input. */
   submission_id: z.string(),
+  /** Steered into the running turn, queued as the next turn, or replacing the running turn. */
   mode: z.enum(['steer', 'queue', 'interrupt']),
+  /** The input. */
   items: z.array(UserInputItemSchema),
   /** Id of the `user_message` item the input becomes. */
   item_id: z.string(),
@@ -147,7 +197,10 @@ export const InputQueuedPayloadSchema = z.object({
 export type InputQueuedPayload = z.infer<typeof InputQueuedPayloadSchema>;
 
 /** The last `turns` turns were dropped from the model-visible history. */
-export const RolledBackPayloadSchema = z.object({ turns: z.int().check(z.minimum(1)) });
+export const RolledBackPayloadSchema = z.object({
+  /** How many turns were dropped. */
+  turns: z.int().check(z.minimum(1)),
+});
 export type RolledBackPayload = z.infer<typeof RolledBackPayloadSchema>;
 
 /**
@@ -158,13 +211,24 @@ export type RolledBackPayload = z.infer<typeof RolledBackPayloadSchema>;
  * ignores it; it is never model-visible history for Colloquy agents.
  */
 export const OpaquePayloadSchema = z.object({
+  /** The foreign format (`codex`, `openai-agents`). */
   source: z.string().check(z.minLength(1)),
+  /** The foreign line or data, verbatim. */
   line: z.record(z.string(), z.unknown()),
 });
 export type OpaquePayload = z.infer<typeof OpaquePayloadSchema>;
 
 const envelope = <T extends string, P extends z.ZodMiniType>(type: T, payload: P) =>
-  z.object({ ts: z.string(), seq: z.int().check(z.minimum(0)), type: z.literal(type), payload });
+  z.object({
+    /** When the record was written (ISO-8601 UTC with milliseconds). */
+    ts: z.string(),
+    /** The line's number in the log, from 0, increasing by one. */
+    seq: z.int().check(z.minimum(0)),
+    /** The record kind: what `payload` holds. */
+    type: z.literal(type),
+    /** The record's data, as described below. */
+    payload,
+  });
 
 /** Any log record (discriminated on `type`). */
 export const LogRecordSchema = z.discriminatedUnion('type', [
