@@ -1,0 +1,59 @@
+/**
+ * Long conversations: does the cost of a turn grow with the conversation's length? For each
+ * side (see bench/peers.ts), 1 conversation × 200 turns and 10 concurrent conversations ×
+ * 2,000 turns, each against the same concurrency with 20-turn conversations (fresh
+ * conversations, repeated until they have run as many turns as the long run, at most 2,000).
+ * Reports turns/s, the rate over the last tenth of the long conversations' turns, and the
+ * ratio long / short (1.0: no slowdown; Colloquy's target is at least 0.9).
+ *
+ * Peers whose per-turn cost grows with history are stopped after a deadline (default 120 s
+ * per run, `BENCH_DEADLINE_MS`) or at 4 GiB RSS, and the figure says so.
+ */
+import { agentsColloquy, agentsMemory, colloquy, langGraphMemory, langGraphSqlite, measure, ratio, withSide, type OpenSide } from './peers.js';
+import { report, smoke } from './machine.js';
+
+const shortTurns = smoke ? 3 : 20;
+const runs: Array<{ label: string; conversations: number; turns: number }> = smoke
+  ? [{ label: '1 × 6', conversations: 1, turns: 6 }]
+  : [
+      { label: '1 × 200', conversations: 1, turns: 200 },
+      { label: '10 × 2000', conversations: 10, turns: 2_000 },
+    ];
+const deadlineMs = Number(process.env.BENCH_DEADLINE_MS ?? 120_000);
+const rssLimitBytes = 4 * 2 ** 30;
+
+/** The short-conversation rate at this concurrency: fresh C × `shortTurns` runs until `total` turns. */
+async function shortRate(open: OpenSide, conversations: number, total: number): Promise<number> {
+  const repeats = Math.max(1, Math.min(Math.ceil(total / (conversations * shortTurns)), Math.ceil(2_000 / (conversations * shortTurns))));
+  let turns = 0;
+  let seconds = 0;
+  for (let i = 0; i < repeats; i++) {
+    const m = await measure(open, { conversations, turns: shortTurns });
+    turns += m.turns;
+    seconds += m.seconds;
+  }
+  return Math.round(turns / seconds);
+}
+
+const sides = [colloquy, langGraphMemory, langGraphSqlite, agentsMemory, agentsColloquy];
+const figures: Record<string, Record<string, unknown>> = {};
+for (const run of runs) {
+  for (const side of sides) {
+    const row = await withSide(side, async (open) => {
+      const short = await shortRate(open, run.conversations, run.conversations * run.turns);
+      const long = await measure(open, { conversations: run.conversations, turns: run.turns, deadlineMs, rssLimitBytes }, { lastTenth: true });
+      return {
+        [`short (${run.conversations} × ${shortTurns}) turnsPerSecond`]: short,
+        turnsPerSecond: long.turnsPerSecond,
+        lastTenthTurnsPerSecond: long.lastTenthTurnsPerSecond ?? null,
+        cpuUsPerTurn: long.cpuUsPerTurn,
+        longOverShort: ratio(long.turnsPerSecond, short),
+        lastTenthOverShort: long.lastTenthTurnsPerSecond ? ratio(long.lastTenthTurnsPerSecond, short) : null,
+        ...(long.stoppedEarly ? { stoppedEarly: long.stoppedEarly } : {}),
+        durable: side.durable.split(':')[0],
+      };
+    });
+    figures[`${run.label}: ${side.label}`] = row;
+  }
+}
+report({ name: 'long-conversations', shortTurns, deadlineMs, figures });
