@@ -102,16 +102,19 @@ export interface ConversationInput {
   readonly restore?: RestoredConversation;
 }
 
+/**
+ * The conversation's context. Keep it at 17 keys or fewer: XState copies the context with
+ * `Object.assign` on every `assign`, and V8 copies an object of 20 or more keys in dictionary
+ * mode, about 30 times slower (tens of µs per copy, several copies per turn).
+ */
 export interface ConversationContext {
-  readonly id: string;
-  readonly persistence: AnyActorRef;
+  /** The conversation's id and the persistence actor its records go to (fixed for its life). */
+  readonly log: { readonly id: string; readonly persistence: AnyActorRef };
   /** Next `seq` to assign. */
   readonly seq: number;
   /** Highest `seq` the persistence actor acknowledged. */
   readonly durableSeq: number;
   readonly config: ConversationConfig;
-  /** Whether `config` changed since it was last recorded. */
-  readonly configDirty: boolean;
   readonly name: string | null;
   /** Turns started so far; a turn's number is 1-based. */
   readonly turns: number;
@@ -127,8 +130,6 @@ export interface ConversationContext {
   readonly endSeq: number;
   readonly error: ConversationError | null;
   readonly closeRequested: boolean;
-  /** What to do on start; cleared once done. */
-  readonly boot: BootPlan | null;
   /** Records numbered but not yet sent to the persistence actor (see `Step.defer`). */
   readonly outbox: readonly LogRecord[];
   /** The context is (nearly) full: a compaction runs before the next turn. */
@@ -206,7 +207,6 @@ function startTurn(ctx: ConversationContext, start: TurnStart, base: Step = {}):
   const number = ctx.turns + 1;
   const records: Draft[] = [...(base.records ?? [])];
   const emit: ThreadEvent[] = [...(base.emit ?? [])];
-  if (ctx.configDirty) records.push(draft('turn_context', { turn_id: start.id, config: ctx.config }));
   const started: RecordedEvent = {
     type: 'turn.started',
     turn_id: start.id,
@@ -229,7 +229,6 @@ function startTurn(ctx: ConversationContext, start: TurnStart, base: Step = {}):
     ctx: {
       ...base.ctx,
       turns: number,
-      configDirty: false,
       error: null,
       turn: {
         id: start.id,
@@ -244,7 +243,7 @@ function startTurn(ctx: ConversationContext, start: TurnStart, base: Step = {}):
       },
     },
     spawn: {
-      conversationId: ctx.id,
+      conversationId: ctx.log.id,
       turnId: start.id,
       number,
       kind: start.kind,
@@ -492,7 +491,7 @@ function contextOverridden(ctx: ConversationContext, e: OpEvent & { type: 'overr
   if (e.cwd !== undefined) config.cwd = e.cwd;
   if (e.approvalPolicy !== undefined) config.approvalPolicy = e.approvalPolicy;
   if (e.sandbox !== undefined) config.sandbox = e.sandbox;
-  return { ctx: { config, configDirty: false }, records: [draft('turn_context', { turn_id: null, config })] };
+  return { ctx: { config }, records: [draft('turn_context', { turn_id: null, config })] };
 }
 
 function rolledBack(ctx: ConversationContext, e: OpEvent & { type: 'rollback' }): Step {
@@ -548,13 +547,17 @@ export interface BootPlan {
   readonly failed: RestoredConversation['failed'];
 }
 
-function boot(ctx: ConversationContext): Step {
-  const plan = ctx.boot;
-  const step: Step = { emit: [{ type: 'thread.started', thread_id: ctx.id }], ctx: { boot: null } };
-  if (!plan) return step;
+/** The boot plan of an actor's input (carried by its initial event). */
+function bootPlan(input: ConversationInput | undefined): BootPlan {
+  const r = input?.restore;
+  return { meta: input?.create?.meta ?? null, openTurn: r?.openTurn ?? null, failed: r?.failed ?? null };
+}
+
+function boot(ctx: ConversationContext, plan: BootPlan): Step {
+  const step: Step = { emit: [{ type: 'thread.started', thread_id: ctx.log.id }] };
   const records: Draft[] = [];
   if (plan.meta) records.push(draft('session_meta', plan.meta));
-  let patch: Partial<ConversationContext> = { ...step.ctx };
+  let patch: Partial<ConversationContext> = {};
   const open = plan.openTurn;
   if (open && open.pending.length > 0) {
     // The process ended while this turn waited for approval: bring the turn back as it was.
@@ -579,7 +582,7 @@ function boot(ctx: ConversationContext): Step {
       records,
       ctx: patch,
       spawn: {
-        conversationId: ctx.id,
+        conversationId: ctx.log.id,
         turnId: open.id,
         number: open.number,
         kind: open.kind,
@@ -650,10 +653,10 @@ function execute(ctx: ConversationContext, event: ConversationEvent, enqueue: En
     }
   }
   if (step.ctx || records) enqueue.assign(patch);
-  if (step.unpark) enqueue.sendTo(ctx.persistence, { type: 'retry', conversationId: ctx.id } satisfies PersistenceEvent);
+  if (step.unpark) enqueue.sendTo(ctx.log.persistence, { type: 'retry', conversationId: ctx.log.id } satisfies PersistenceEvent);
   if (send) {
-    const request = { conversationId: ctx.id, records: send, replyTo: self, ...(step.noAck ? { ack: false } : {}) };
-    enqueue.sendTo(ctx.persistence, { type: 'append', request } satisfies PersistenceEvent);
+    const request = { conversationId: ctx.log.id, records: send, replyTo: self, ...(step.noAck ? { ack: false } : {}) };
+    enqueue.sendTo(ctx.log.persistence, { type: 'append', request } satisfies PersistenceEvent);
   }
   if (records) enqueue.emit({ type: '@colloquy.recorded', records });
   if (step.emit) for (const e of step.emit) enqueue.emit(e);
@@ -700,7 +703,8 @@ const act = <E extends ConversationEvent>(reduce: Reducer<E>) =>
 
 export const conversationMachine = base.extend({
   actions: {
-    boot: act((ctx) => boot(ctx)),
+    // Entry of the initial state: the event is XState's init event, which carries the input.
+    boot: act((ctx, e) => boot(ctx, bootPlan((e as unknown as { input?: ConversationInput }).input))),
     startInput: act<Ev<'user_input'>>((ctx, e) =>
       startTurn(ctx, { id: e.submissionId, kind: 'regular', input: e.items, itemId: e.itemId, submissionId: e.submissionId }),
     ),
@@ -709,7 +713,7 @@ export const conversationMachine = base.extend({
     ),
     startQueued: act((ctx) => startQueued(ctx)),
     startAutoCompact: act((ctx) =>
-      startTurn(ctx, { id: `compact-${ctx.id.slice(-6)}-${ctx.seq}`, kind: 'compact', input: [], itemId: null, submissionId: null }),
+      startTurn(ctx, { id: `compact-${ctx.log.id.slice(-6)}-${ctx.seq}`, kind: 'compact', input: [], itemId: null, submissionId: null }),
     ),
     busyInput: act<Ev<'user_input'>>((ctx, e) => busyInput(ctx, e, true)),
     queueInput: act<Ev<'user_input'>>((ctx, e) => busyInput(ctx, e, false)),
@@ -767,14 +771,13 @@ export const conversationMachine = base.extend({
   context: ({ input }) => {
     const r = input.restore;
     const meta = input.create?.meta ?? null;
+    // The boot plan is not kept here: the `boot` entry action reads it from the input.
     const seq = r ? r.nextSeq : (input.create?.seq ?? 0);
     return {
-      id: input.id,
-      persistence: input.persistence,
+      log: { id: input.id, persistence: input.persistence },
       seq,
       durableSeq: seq - 1,
       config: r ? r.config : (meta?.config ?? { model: 'local', cwd: '.', approvalPolicy: 'on-request' }),
-      configDirty: false,
       name: r ? r.name : (meta?.name ?? null),
       turns: r?.turns ?? 0,
       historyTurns: r?.historyTurns ?? 0,
@@ -786,7 +789,6 @@ export const conversationMachine = base.extend({
       endSeq: -1,
       error: null,
       closeRequested: false,
-      boot: { meta, openTurn: r?.openTurn ?? null, failed: r?.failed ?? null },
       outbox: [],
       compactNext: false,
     };
