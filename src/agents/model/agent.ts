@@ -17,8 +17,8 @@ import { historyPrompt, normalizePrompt, promptOf, userMessage } from './prompt.
 export interface ModelAgentOptions {
   /** The model endpoint (e.g. `openaiResponsesClient()`). */
   readonly client: ModelClient;
-  /** The tools the model may call. Default: `[shellTool()]`. */
-  readonly tools?: readonly Tool<never>[];
+  /** The tools the model may call (`defineTool`, `shellTool`, …), each with its own argument type. Default: `[shellTool()]`. */
+  readonly tools?: readonly Tool<any>[];
   /** Most model requests in one turn before it fails with `MaxSamplingsError`. Default 64. */
   readonly maxSamplings?: number;
   /** May the model call several tools at once (they run concurrently). Default true. */
@@ -155,7 +155,7 @@ async function* compact(turn: AgentTurn, client: ModelClient, prompt: string): A
  * @throws {ModelError} (fails the turn) when a request fails for good; `context_window_exceeded` compacts before a retry.
  */
 export function modelAgent(options: ModelAgentOptions): Agent {
-  const tools = toolRegistry(options.tools ?? [shellTool() as Tool<never>]);
+  const tools = toolRegistry((options.tools ?? [shellTool()]) as readonly Tool<never>[]);
   const specs: ToolSpec[] = [...tools.values()].map(toolSpec);
   const maxSamplings = options.maxSamplings ?? 64;
   const parallel = options.parallelToolCalls ?? true;
