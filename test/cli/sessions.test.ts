@@ -731,6 +731,98 @@ describe('colloquy sessions reindex', () => {
   });
 });
 
+describe('damaged logs', () => {
+  it('a bad line in the middle: show and export fail naming the file and line (exit 1); -o leaves no file', async () => {
+    const home = await tempDir('colloquy-home-');
+    const work = await tempDir('colloquy-work-');
+    const [id] = await seed(home, [{ turns: ['one', 'two'] }]);
+    const log = await findLog(home, id as string);
+    const lines = (await readFile(log, 'utf8')).split('\n');
+    lines[2] = '{not json';
+    await writeFile(log, lines.join('\n'));
+    for (const args of [['show', id as string], ['show', id as string, '--json'], ['export', id as string], ['export', id as string, '--format', 'md']]) {
+      const r = await runCli(['sessions', ...args], { home });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain(`${log}:3`);
+    }
+    const target = join(work, 'out.jsonl');
+    const r = await runCli(['sessions', 'export', id as string, '-o', target], { home });
+    expect(r.code).toBe(1);
+    expect(await filesUnder(work)).toEqual([]);
+  });
+
+  it('a torn last line (a write cut short) is left out: show and export work, the log is not changed', async () => {
+    const home = await tempDir('colloquy-home-');
+    const [id] = await seed(home, [{ turns: ['whole turn'] }]);
+    const log = await findLog(home, id as string);
+    const whole = await readFile(log, 'utf8');
+    await writeFile(log, `${whole}{"ts":"2026-01-01T00:00:00.000Z","seq":99,"ty`);
+    const torn = await readFile(log);
+    const shown = await runCli(['sessions', 'show', id as string], { home });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('Turn 1 · completed\n  › whole turn\n');
+    const exported = await runCli(['sessions', 'export', id as string], { home });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toBe(whole);
+    expect(await readFile(log)).toEqual(torn);
+  });
+});
+
+describe('a conversation another process is writing', () => {
+  it('show and export read it, with the approval it waits for; archive and rm refuse, naming the process (exit 1)', async () => {
+    const home = await tempDir('colloquy-home-');
+    // This test's process is the writer: it holds the conversation's lease while the turn waits.
+    const runtime = createRuntime({ home });
+    try {
+      const convo = await runtime.start({ approvalPolicy: 'on-request', name: 'live' });
+      await convo.run('before');
+      const { events } = await convo.runStreamed('!echo pending-command');
+      const stream = events[Symbol.asyncIterator]();
+      let callId: string | undefined;
+      while (callId === undefined) {
+        const next = await stream.next();
+        if (next.done) throw new Error('the turn ended without asking for an approval');
+        if (next.value.type === 'approval.requested') callId = next.value.callId;
+      }
+      const shown = await runCli(['sessions', 'show', convo.id], { home });
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toContain('Turn 2 · waiting for approval\n  › !echo pending-command\n');
+      expect(shown.stdout).toContain(`Pending approvals:\n  ${callId}: Run \`echo pending-command\`?`);
+      const json = JSON.parse((await runCli(['sessions', 'show', convo.id, '--json'], { home })).stdout) as ConversationRecord;
+      expect(json.pending.approvals.map((a) => a.callId)).toEqual([callId]);
+      expect(json.turns.map((t) => t.status)).toEqual(['completed', 'awaiting_approval']);
+      const md = await runCli(['sessions', 'export', convo.id, '--format', 'md'], { home });
+      expect(md.code, md.stderr).toBe(0);
+      expect(md.stdout).toContain(`## Pending approvals\n\n- \`${callId}\`: Run \`echo pending-command\`?`);
+      // The request is in the log (show read it back), and nothing is written while the turn waits.
+      const log = await findLog(home, convo.id);
+      const bytes = await readFile(log);
+
+      for (const args of [['archive', convo.id], ['rm', '--yes', convo.id]]) {
+        const r = await runCli(['sessions', ...args], { home });
+        expect(r.code, `${args[0]}: ${r.stderr}`).toBe(1);
+        expect(r.stderr).toContain(`conversation ${convo.id} is being written by process ${process.pid}`);
+        expect(r.stdout).toBe('');
+      }
+      expect(await readFile(log)).toEqual(bytes);
+      expect(await listedIds(home)).toEqual([convo.id]);
+
+      // The writer goes on undisturbed.
+      await convo.approve(callId, 'approved');
+      let last: string | undefined;
+      for (let next = await stream.next(); !next.done; next = await stream.next()) last = next.value.type;
+      expect(last).toBe('turn.completed');
+    } finally {
+      await runtime.shutdown();
+    }
+    // Once the writer is gone, archiving works.
+    const [id] = await listedIds(home);
+    const archived = await runCli(['sessions', 'archive', id as string], { home });
+    expect(archived.code, archived.stderr).toBe(0);
+    expect((await readBack(home, id as string)).record.turns.map((t) => t.status)).toEqual(['completed', 'completed']);
+  }, 40_000);
+});
+
 describe('--home', () => {
   it('every sessions command works on --home instead of COLLOQUY_HOME', async () => {
     const home = await tempDir('colloquy-home-');

@@ -61,7 +61,25 @@ async function summaryOrThrow(runtime: Runtime, id: string) {
   return runtime.store.summary(canonical);
 }
 
-/** `sessions archive <id>` / `sessions unarchive <id>`. Archiving an archived one (or the reverse) changes nothing. */
+/**
+ * Run `fn` holding the conversation's write lease, so that a conversation another process is
+ * writing is neither moved nor deleted under it: taking the lease fails with
+ * `SessionLockedError`, naming that process. The lease is let go afterwards (a deleted
+ * conversation's lease goes with it).
+ */
+async function exclusively<T>(runtime: Runtime, id: string, fn: () => Promise<T>): Promise<T> {
+  await runtime.store.acquire(id);
+  try {
+    return await fn();
+  } finally {
+    await runtime.store.release(id).catch(() => {});
+  }
+}
+
+/**
+ * `sessions archive <id>` / `sessions unarchive <id>`. Archiving an archived one (or the
+ * reverse) changes nothing. A conversation another process is writing is refused (exit 1).
+ */
 export async function runArchive(id: string, archive: boolean, options: ManageOptions, io: CommandIO): Promise<number> {
   return withRuntime(homeOf(options), async (runtime) => {
     const summary = await summaryOrThrow(runtime, id);
@@ -70,8 +88,7 @@ export async function runArchive(id: string, archive: boolean, options: ManageOp
       io.stdout.write(`${summary.id} was already ${archive ? 'archived' : 'not archived'}\n`);
       return 0;
     }
-    if (archive) await runtime.archive(summary.id);
-    else await runtime.unarchive(summary.id);
+    await exclusively(runtime, summary.id, () => (archive ? runtime.archive(summary.id) : runtime.unarchive(summary.id)));
     io.stdout.write(`${verb} ${summary.id}\n`);
     return 0;
   });
@@ -99,7 +116,8 @@ export function confirm(io: CommandIO, question: string): Promise<boolean> {
 
 /**
  * `sessions rm <id>`: delete a conversation for good. On a terminal it asks first (unless
- * `--yes`); when stdin is not a terminal, `--yes` is required (a usage error otherwise).
+ * `--yes`); when stdin is not a terminal, `--yes` is required (a usage error otherwise). A
+ * conversation another process is writing is refused (exit 1).
  */
 export async function runRemove(id: string, options: ManageOptions, io: CommandIO): Promise<number> {
   if (!options.yes && !io.stdin.isTTY) {
@@ -107,15 +125,18 @@ export async function runRemove(id: string, options: ManageOptions, io: CommandI
   }
   return withRuntime(homeOf(options), async (runtime) => {
     const summary = await summaryOrThrow(runtime, id);
-    if (!options.yes) {
-      const what = `${summary.id}${summary.name !== undefined ? ` "${summary.name}"` : ''}${summary.archived ? ' (archived)' : ''}`;
-      if (!(await confirm(io, `Delete conversation ${what} for good? This cannot be undone. [y/N] `))) {
-        io.stderr.write('not deleted\n');
-        return 1;
+    // Taken before asking: a conversation another process is writing is refused at once.
+    return exclusively(runtime, summary.id, async () => {
+      if (!options.yes) {
+        const what = `${summary.id}${summary.name !== undefined ? ` "${summary.name}"` : ''}${summary.archived ? ' (archived)' : ''}`;
+        if (!(await confirm(io, `Delete conversation ${what} for good? This cannot be undone. [y/N] `))) {
+          io.stderr.write('not deleted\n');
+          return 1;
+        }
       }
-    }
-    await runtime.delete(summary.id);
-    io.stdout.write(`deleted ${summary.id}\n`);
-    return 0;
+      await runtime.delete(summary.id);
+      io.stdout.write(`deleted ${summary.id}\n`);
+      return 0;
+    });
   });
 }
