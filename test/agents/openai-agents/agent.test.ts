@@ -161,6 +161,42 @@ describe('agentsSdkAgent tool approvals', () => {
     expect(JSON.stringify(declined?.output)).toContain(DECLINED_OUTPUT);
   });
 
+  it('abort: the tool does not run and the turn ends aborted', async () => {
+    const { weather, calls } = weatherTool(true);
+    const model = sdkModel([callTool('call_x1', 'weather', { city: 'Oulu' })], [say('Next turn.')]);
+    const rt = withAgent(new Agent({ name: 'Assistant', model, tools: [weather] }));
+    const convo = await rt.start();
+    const asked = next(convo, 'approval.requested');
+    const aborted = next(convo, 'turn.aborted');
+    const run = convo.run('Weather in Oulu?').catch((err: unknown) => err);
+    await asked;
+    await convo.approve('call_x1', 'abort');
+    expect(await aborted).toMatchObject({ reason: 'interrupted' });
+    expect(await run).toBeInstanceOf(TurnAbortedError);
+    expect(calls).toEqual([]);
+    expect(model.requests).toHaveLength(1);
+    expect((await convo.run('Go on.')).finalResponse).toBe('Next turn.');
+  });
+
+  it('input steered in while an approval waits joins the resumed run', async () => {
+    const { weather } = weatherTool(true);
+    const model = sdkModel([callTool('call_t1', 'weather', { city: 'Cork' })], [say('Sunny in Cork, and noted.')]);
+    const rt = withAgent(new Agent({ name: 'Assistant', model, tools: [weather] }));
+    const convo = await rt.start();
+    const asked = next(convo, 'approval.requested');
+    const run = convo.run('Weather in Cork?');
+    await asked;
+    const queued = next(convo, 'input.queued');
+    const steered = convo.run('Also, use Celsius.', { mode: 'steer' });
+    expect(await queued).toMatchObject({ mode: 'steer', text: 'Also, use Celsius.' });
+    await convo.approve('call_t1', 'approved');
+    const [result] = await Promise.all([run, steered]);
+    expect(result.finalResponse).toBe('Sunny in Cork, and noted.');
+    expect(model.requests).toHaveLength(2);
+    expect(inputText(model.requests[1])).toContain('Also, use Celsius.');
+    expect(result.items.filter((i) => i.type === 'user_message').map((i) => i.type === 'user_message' && i.text)).toEqual(['Weather in Cork?', 'Also, use Celsius.']);
+  });
+
   it('approved_for_session is remembered: the same tool later runs without asking', async () => {
     const { weather, calls } = weatherTool(true);
     const model = sdkModel(
