@@ -43,7 +43,11 @@ export interface FileStoreOptions {
   readonly fs?: FileSystem;
   /** How bad lines are treated when reading. Default `strict`. */
   readonly mode?: ReadMode;
-  /** Logs kept open for appending at once; the least recently used is closed beyond this. Default 256. */
+  /**
+   * Logs kept open for appending at once; the least recently used is closed beyond this.
+   * Default 1024. When the process runs out of file descriptors (EMFILE), idle logs are closed
+   * and the open is tried once more.
+   */
   readonly maxOpenFiles?: number;
   /** Concurrent file operations during a commit. Default 32. */
   readonly ioConcurrency?: number;
@@ -120,7 +124,7 @@ export class FileStore implements Store {
     this.description = `file store at ${options.home}`;
     this.#fs = options.fs ?? nodeFileSystem;
     this.#mode = options.mode ?? 'strict';
-    this.#maxOpen = options.maxOpenFiles ?? 256;
+    this.#maxOpen = options.maxOpenFiles ?? 1024;
     this.#queue = new PQueue({ concurrency: options.ioConcurrency ?? 32 });
     if (options.onIssue) this.#issueListeners.add(options.onIssue);
     this.#leases = new LeaseManager(options.home, this.#fs, options.lease);
@@ -314,14 +318,14 @@ export class FileStore implements Store {
       for (const d of made) dirs.add(join(d, '..'));
       dirs.add(dir);
       const path = this.paths.log(id, false);
-      const fd = await this.#fs.open(path, CREATE_FLAGS, FILE_MODE);
+      const fd = await this.#openFd(path, CREATE_FLAGS);
       onCreate(dir);
       const writer: Writer = { id, fd, path, archived: false, size: 0, nextSeq: first.seq, busy: 0, dirty: false, failure: null };
       this.#writers.set(id, writer);
       return writer;
     }
     const { path, archived } = await this.#locate(id);
-    const fd = await this.#fs.open(path, APPEND_FLAGS, FILE_MODE);
+    const fd = await this.#openFd(path, APPEND_FLAGS);
     try {
       const { size, nextSeq } = await this.#checkTail(fd, path);
       const writer: Writer = { id, fd, path, archived, size, nextSeq, busy: 0, dirty: false, failure: null };
@@ -330,6 +334,26 @@ export class FileStore implements Store {
     } catch (err) {
       await this.#fs.close(fd).catch(() => {});
       throw err;
+    }
+  }
+
+  /** Open a log for writing; out of file descriptors, close half the idle logs and try once more. */
+  async #openFd(path: string, flags: number): Promise<number> {
+    try {
+      return await this.#fs.open(path, flags, FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException | null)?.code !== 'EMFILE' || this.#writers.size === 0) throw err;
+      const closing: Promise<void>[] = [];
+      let excess = Math.ceil(this.#writers.size / 2);
+      for (const writer of this.#writers.values()) {
+        if (excess === 0) break;
+        if (writer.busy > 0) continue;
+        this.#writers.delete(writer.id);
+        closing.push(this.#closeWriter(writer));
+        excess--;
+      }
+      await Promise.all(closing);
+      return await this.#fs.open(path, flags, FILE_MODE);
     }
   }
 

@@ -232,6 +232,20 @@ describe('FileStore commit', () => {
     expect(h.fsx.callsOf('close').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('out of file descriptors (EMFILE), closes idle logs and opens the log once more', async () => {
+    const h = harness();
+    const ids = newIds(4);
+    for (const id of ids) await created(h.store, 2, id);
+    const [a, b, c, d] = ids as [string, string, string, string];
+    await h.store.release(d);
+    h.fsx.inject('open', `${d}.jsonl`, errnoError('EMFILE', 'too many open files'), { times: 1 });
+    await commitOk(h.store, d, bodyRecords(2, 3));
+    // Idle logs were closed to make room; every log still appends where it left off.
+    expect(h.fsx.callsOf('close').length).toBeGreaterThanOrEqual(1);
+    for (const id of [a, b, c]) await commitOk(h.store, id, bodyRecords(2, 2));
+    for (const id of ids) expect((await readAll(h.store, id)).map((r) => r.seq)).toEqual(id === d ? [0, 1, 2, 3] : [0, 1, 2]);
+  });
+
   it('reopens a released log and appends after its last record', async () => {
     const h = harness();
     const id = await created(h.store, 3);
