@@ -88,6 +88,29 @@ describe('colloquy exec with a model', () => {
     expect(request?.body).toMatchObject({ model: 'env-model' });
   });
 
+  it('a provider table: its base URL and API, and its key from its env_key only', async () => {
+    mock.enqueue(answer('From my provider.'));
+    const provider = `model_providers.mine={ base_url = "${mock.baseUrl}", wire_api = "chat", env_key = "MINE_KEY", http_headers = { x-team = "research" } }`;
+    const result = await exec(['--config', 'model_provider="mine"', '--config', provider, '-m', 'mine-model', 'hi'], {
+      MINE_KEY: 'sk-mine',
+      OPENAI_API_KEY: 'sk-not-this-one',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(jsonLines(result.stdout).find((l) => l.type === 'item.completed')).toMatchObject({ item: { text: 'From my provider.' } });
+    const [request] = mock.chatRequests();
+    expect(request?.headers.authorization).toBe('Bearer sk-mine');
+    expect(request?.headers['x-team']).toBe('research');
+    expect(request?.body).toMatchObject({ model: 'mine-model' });
+  });
+
+  it('--config agent="local" keeps the local agent even with OPENAI_BASE_URL set', async () => {
+    const result = await exec(['--config', 'agent="local"', 'hi'], { OPENAI_BASE_URL: mock.baseUrl, OPENAI_API_KEY: 'sk-from-env' });
+    expect(result.code).toBe(0);
+    expect(jsonLines(result.stdout).find((l) => l.type === 'item.completed')).toMatchObject({ item: { text: expect.stringContaining('You said: "hi"') } });
+    expect(mock.requests).toHaveLength(0);
+  });
+
   it('without any model setting the local agent answers and nothing reaches the server', async () => {
     const result = await exec(['hi']);
     expect(result.code).toBe(0);
