@@ -320,7 +320,7 @@ describe('TypeScript samples', () => {
     await mock?.close();
     await Promise.all(prepared.map((p) => rm(p.work, { recursive: true, force: true })));
     if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
-  });
+  }, BLOCK_TIMEOUT_MS * 3);
 
   it('there are samples to run', () => {
     expect(tsBlocks.filter((b) => b.file === 'README.md').length).toBeGreaterThan(0);
