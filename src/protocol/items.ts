@@ -29,7 +29,7 @@ export type UserInputItem = z.infer<typeof UserInputItemSchema>;
 export const ToolStatusSchema = z.enum(['in_progress', 'completed', 'failed', 'declined']);
 export type ToolStatus = z.infer<typeof ToolStatusSchema>;
 
-/** The item's id, `item_<n>`, unique in the conversation. */
+/** The item's id, unique in the conversation: `item_<n>` (`aborted_<turn id>` for a `turn_aborted` marker). */
 const itemId = z.string().check(z.minLength(1));
 
 /** The user's input to a turn, as recorded in history. `submission_id` ties it to the op that carried it. */
@@ -104,7 +104,7 @@ export const McpToolCallItemSchema = z.object({
   server: z.string(),
   /** The tool's name on that server. */
   tool: z.string(),
-  /** The arguments the tool was called with (a JSON value). */
+  /** The arguments the tool was called with. */
   arguments: z.unknown(),
   /** What the tool returned, once it succeeded. */
   result: z.optional(
@@ -133,7 +133,7 @@ export const ToolCallItemSchema = z.object({
   type: z.literal('tool_call'),
   /** The tool's name. */
   name: z.string(),
-  /** The arguments the model passed (a JSON value). */
+  /** The arguments the model passed. */
   arguments: z.unknown(),
   /** What the tool returned to the model, once it ran. */
   output: z.optional(z.string()),
