@@ -3,6 +3,7 @@
  * each test with its own COLLOQUY_HOME, the history made by `colloquy exec` turns.
  */
 import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, runCli, tempDir, ULID, ULID_IN_TEXT } from './helpers.js';
@@ -124,6 +125,28 @@ describe('colloquy history', () => {
     expect(m.stdout).toBe('');
     expect(existsSync(missing)).toBe(false);
   });
+
+  it('a damaged line is skipped and reported on stderr; a last line still being written is skipped quietly', async () => {
+    const home = await tempDir('colloquy-home-');
+    const { a, b } = await threeMessages(home);
+    const path = join(home, 'history.jsonl');
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    lines[1] = '{"not": "an entry"';
+    await writeFile(path, `${lines.join('\n')}{"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","session_id":"${b}","ts":1,"te`);
+    const r = await runCli(['history', '--json'], { home });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { entries: Entry[] }).entries.map((e) => [e.sessionId, e.text])).toEqual([
+      [a, 'third message, apples again'],
+      [a, 'first message about Apples'],
+    ]);
+    const warnings = r.stderr.trimEnd().split('\n');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`^warning: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the line at byte \\d+ is not a history entry`));
+    const search = await runCli(['history', 'search', 'message'], { home });
+    expect(search.code).toBe(0);
+    expect(search.stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(search.stderr).toContain('is not a history entry');
+  }, 30_000);
 
   it('ephemeral conversations leave no history', async () => {
     const home = await tempDir('colloquy-home-');

@@ -3,6 +3,7 @@
  * with its own COLLOQUY_HOME. Conversations are made with the runtime API (or `colloquy exec`)
  * and then listed, shown, forked, archived, deleted, exported, imported and reindexed.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -11,7 +12,7 @@ import type { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, type ApprovalPolicy, type ConversationRecord, type ConversationSummary, type LogRecord } from '../../src/index.js';
 import { program } from '../../src/cli/main.js';
-import { filesUnder, findLog, logFiles, logRecords, removeTempDirs, runCli, tempDir, ULID } from './helpers.js';
+import { CLI, cliEnv, filesUnder, findLog, logFiles, removeTempDirs, runCli, tempDir, ULID } from './helpers.js';
 import { startInTmux, type TmuxCli } from './tmux.js';
 
 afterEach(removeTempDirs);
@@ -93,6 +94,15 @@ async function pageThrough(home: string, limit: number, ...args: string[]): Prom
     expect(pages, 'the listing does not end').toBeLessThan(50);
   } while (cursor !== null);
   return { ids, pages };
+}
+
+/** Run a command line in `sh` with COLLOQUY_HOME=`home`. */
+function runShell(script: string, home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile('sh', ['-c', script], { env: cliEnv(home) }, (err, stdout, stderr) => {
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }
 
 /** Every file under `home`, with its bytes. */
@@ -177,6 +187,26 @@ describe('colloquy sessions list', () => {
       args = next.split(' ');
     }
     expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('the next page command works as printed in a shell: same --home, --name quoted', async () => {
+    const home = await tempDir("colloquy home's-");
+    const name = `it's "quoted" $HOME`;
+    const ids = await seed(home, [{ name, turns: [] }, { turns: [] }, { name: `${name} too`, turns: [] }, { name: `and ${name}`, turns: [] }]);
+    const elsewhere = await tempDir('colloquy-home-');
+    const first = await runCli(['sessions', 'list', '--home', home, '--name', name, '--limit', '1', '--sort', 'created'], { home: elsewhere });
+    expect(first.code, first.stderr).toBe(0);
+    const seen = [first.stdout.split(/\s+/)[0]];
+    let next = /^next page: (colloquy .+)$/m.exec(first.stderr)?.[1];
+    for (let pages = 0; next !== undefined; pages++) {
+      expect(pages).toBeLessThan(5);
+      // COLLOQUY_HOME names another (empty) home: the printed command must carry --home.
+      const r = await runShell(`colloquy() { "${process.execPath}" "${CLI}" "$@"; }; ${next}`, elsewhere);
+      expect(r.code, r.stderr).toBe(0);
+      seen.push(r.stdout.split(/\s+/)[0]);
+      next = /^next page: (colloquy .+)$/m.exec(r.stderr)?.[1];
+    }
+    expect(seen).toEqual([ids[3], ids[2], ids[0]]);
   });
 
   it('--sort updated puts the conversation continued last first; --sort created does not', async () => {
@@ -831,6 +861,10 @@ describe('--home', () => {
     const listed = await runCli(['sessions', 'list', '--json', '--home', home], { home: elsewhere });
     expect((JSON.parse(listed.stdout) as ListJson).items.map((s) => s.id)).toEqual([id]);
     expect((await runCli(['sessions', 'show', id as string, '--home', home], { home: elsewhere })).stdout).toContain('› on --home');
+    const fork = await runCli(['sessions', 'fork', id as string, '--home', home], { home: elsewhere });
+    expect(fork.code, fork.stderr).toBe(0);
+    // The hint to continue names the same home.
+    expect(fork.stderr).toContain(`to continue: colloquy chat resume --home ${home} ${fork.stdout.trim()}`);
     expect(await snapshot(elsewhere)).toEqual(new Map());
     expect(await listedIds(elsewhere)).toEqual([]);
   });

@@ -80,3 +80,8 @@ export function oneLine(text: string, max = 80): string {
 export function shortTime(iso: string): string {
   return iso.replace(/\.\d{3}Z$/, 'Z');
 }
+
+/** A word as a POSIX shell reads it back: as is when it is plain, else single-quoted. */
+export function shellWord(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}

@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 import { assertConversationId } from '../../protocol/ids.js';
-import { MessageHistory, type HistoryEntry } from '../../store/history.js';
+import { MessageHistory, type HistoryEntry, type HistoryIssue } from '../../store/history.js';
 import { homeOf, oneLine, positiveInt, withHome, writeJson, type CommandIO, type HomeOption, type SetExit } from './common.js';
 
 /** Options of `history` and `history search`. */
@@ -31,14 +31,30 @@ function print(io: CommandIO, entries: readonly HistoryEntry[], options: History
   if (entries.length === 0) io.stderr.write(`${empty}\n`);
 }
 
-/** Run a read of the history at `--home`; the history is closed afterwards. */
-async function withHistory(options: HistoryOptions, fn: (history: MessageHistory) => Promise<readonly HistoryEntry[]>): Promise<readonly HistoryEntry[]> {
+/**
+ * Run a read of the history at `--home`; the history is closed afterwards. Lines that are not
+ * entries are skipped by the read and reported here on stderr (a last line still being
+ * written by another process is skipped silently: it is not damage).
+ */
+async function withHistory(
+  options: HistoryOptions,
+  io: CommandIO,
+  fn: (history: MessageHistory) => Promise<readonly HistoryEntry[]>,
+): Promise<readonly HistoryEntry[]> {
+  const skipped: HistoryIssue[] = [];
   // Reading needs no lock and writes nothing: `persistence: 'none'` makes that certain.
-  const history = new MessageHistory({ home: homeOf(options), persistence: 'none' });
+  const history = new MessageHistory({
+    home: homeOf(options),
+    persistence: 'none',
+    onIssue: (issue) => {
+      if (issue.kind === 'bad_line') skipped.push(issue);
+    },
+  });
   try {
     return await fn(history);
   } finally {
     await history.close();
+    for (const issue of skipped) io.stderr.write(`warning: ${issue.path}: the line at byte ${issue.offset} is not a history entry (${issue.detail})\n`);
   }
 }
 
@@ -58,7 +74,7 @@ export function registerHistory(program: Command, io: CommandIO, setExit: SetExi
   const history = historyOptions(program.command('history'))
     .description('list the messages sent in every conversation, newest first (history search TEXT finds some)')
     .action(async (opts: HistoryOptions) => {
-      const entries = await withHistory(opts, (h) => h.list(queryOf(opts)));
+      const entries = await withHistory(opts, io, (h) => h.list(queryOf(opts)));
       print(io, entries, opts, `no messages in the history of ${homeOf(opts)}`);
       setExit(0);
     });
@@ -67,7 +83,7 @@ export function registerHistory(program: Command, io: CommandIO, setExit: SetExi
     .argument('<text>', 'the text to look for')
     .action(async (text: string, opts: HistoryOptions, command: Command) => {
       const merged = { ...command.parent?.opts(), ...opts } as HistoryOptions;
-      const entries = await withHistory(merged, (h) => h.search(text, queryOf(merged)));
+      const entries = await withHistory(merged, io, (h) => h.search(text, queryOf(merged)));
       print(io, entries, merged, `no messages containing ${JSON.stringify(text)}`);
       setExit(0);
     });

@@ -8,7 +8,7 @@ import { InvalidOpError, SessionNotFoundError } from '../../errors.js';
 import { assertConversationId } from '../../protocol/ids.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { UsageError } from '../config.js';
-import { homeOf, withRuntime, writeJson, type CommandIO, type HomeOption } from '../commands/common.js';
+import { homeOf, shellWord, withRuntime, writeJson, type CommandIO, type HomeOption } from '../commands/common.js';
 
 /** Options of `sessions fork`. */
 export interface ForkCommandOptions extends HomeOption {
@@ -43,7 +43,8 @@ export async function runFork(id: string, options: ForkCommandOptions, io: Comma
     } else {
       io.stdout.write(`${forked.id}\n`);
       const where = options.beforeTurn !== undefined ? ` before its turn ${options.beforeTurn}` : '';
-      io.stderr.write(`forked ${assertConversationId(id)}${where} into ${forked.id}\nto continue: colloquy chat resume ${forked.id}\n`);
+      const home = options.home !== undefined ? ` --home ${shellWord(homeOf(options))}` : '';
+      io.stderr.write(`forked ${assertConversationId(id)}${where} into ${forked.id}\nto continue: colloquy chat resume${home} ${forked.id}\n`);
     }
     return 0;
   });

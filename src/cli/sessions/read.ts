@@ -11,7 +11,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { ConversationSummary, ListQuery } from '../../store/store.js';
 import { UsageError } from '../config.js';
 import type { Sink } from '../render.js';
-import { homeOf, oneLine, shortTime, withRuntime, writeJson, type CommandIO, type HomeOption } from '../commands/common.js';
+import { homeOf, oneLine, shellWord, shortTime, withRuntime, writeJson, type CommandIO, type HomeOption } from '../commands/common.js';
 import { showText, toMarkdown } from '../format/transcript.js';
 
 /** Options of `sessions list`. */
@@ -60,11 +60,13 @@ export async function runList(options: ListOptions, io: CommandIO): Promise<numb
     for (const s of page.items) io.stdout.write(`${row(s, sort)}\n`);
     if (page.items.length === 0) io.stderr.write(`no ${options.archived ? 'archived ' : ''}conversations${options.cursor ? ' after this cursor' : ''} in ${runtime.store.description}\n`);
     if (page.nextCursor) {
+      // The same listing, so the command works as printed: the same home, filters and sort.
       const flags = [
+        options.home !== undefined ? `--home ${shellWord(homeOf(options))}` : '',
         options.archived ? '--archived' : '',
         sort !== 'updated' ? `--sort ${sort}` : '',
         options.limit !== undefined ? `--limit ${options.limit}` : '',
-        options.name !== undefined ? `--name ${JSON.stringify(options.name)}` : '',
+        options.name !== undefined ? `--name ${shellWord(options.name)}` : '',
       ].filter(Boolean);
       io.stderr.write(`next cursor: ${page.nextCursor}\n`);
       io.stderr.write(`next page: colloquy sessions list ${[...flags, `--cursor ${page.nextCursor}`].join(' ')}\n`);
