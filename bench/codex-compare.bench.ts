@@ -12,7 +12,7 @@
  *     runs, interleaved, and the peak RSS of the process (`/usr/bin/time -f %M`).
  * (b) Cold start: `codex exec --json "hi"` against `colloquy exec --json "hi"` (a new
  *     conversation, one turn), median of 10, interleaved; also Colloquy with its local agent.
- * (c) Listing N conversations (default 10k), first page of 50 newest by creation: Codex's
+ * (c) Listing N conversations (default 10k and 100k), first page of 50 newest by creation: Codex's
  *     app-server `thread/list` over JSON-RPC on stdio (a new `codex app-server` per sample,
  *     after `initialize`), against `colloquy sessions list --json -n 50 --sort created` (a new
  *     process per sample). The first call on a new home (Codex scans the rollouts into its
@@ -31,7 +31,7 @@ import { median, report, smoke } from './machine.js';
 const sizes = smoke ? [1_000] : (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
 const runs = smoke ? 1 : Number(process.env.BENCH_RUNS ?? 5);
 const startRuns = smoke ? 2 : 10;
-const listSizes = smoke ? [200] : (process.env.BENCH_LIST_N ?? '10000').split(',').map(Number);
+const listSizes = smoke ? [200] : (process.env.BENCH_LIST_N ?? '10000,100000').split(',').map(Number);
 const listRuns = smoke ? 2 : 5;
 const cli = resolve('dist/colloquy.cjs');
 

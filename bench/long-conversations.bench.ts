@@ -6,20 +6,20 @@
  * Reports turns/s, the rate over the last tenth of the long conversations' turns, and the
  * ratio long / short (1.0: no slowdown; Colloquy's target is at least 0.9).
  *
- * Peers whose per-turn cost grows with history are stopped after a deadline (default 120 s
+ * Peers whose per-turn cost grows with history are stopped after a deadline (default 90 s
  * per run, `BENCH_DEADLINE_MS`) or at 4 GiB RSS, and the figure says so.
  */
 import { agentsColloquy, agentsMemory, colloquy, langGraphMemory, langGraphSqlite, measure, ratio, withSide, type OpenSide } from './peers.js';
 import { report, smoke } from './machine.js';
 
-const shortTurns = smoke ? 3 : 20;
+const shortTurns = smoke ? 2 : 20;
 const runs: Array<{ label: string; conversations: number; turns: number }> = smoke
-  ? [{ label: '1 × 6', conversations: 1, turns: 6 }]
+  ? [{ label: '1 × 4', conversations: 1, turns: 4 }]
   : [
       { label: '1 × 200', conversations: 1, turns: 200 },
       { label: '10 × 2000', conversations: 10, turns: 2_000 },
     ];
-const deadlineMs = Number(process.env.BENCH_DEADLINE_MS ?? 120_000);
+const deadlineMs = Number(process.env.BENCH_DEADLINE_MS ?? 90_000);
 const rssLimitBytes = 4 * 2 ** 30;
 
 /** The short-conversation rate at this concurrency: fresh C × `shortTurns` runs until `total` turns. */

@@ -10,7 +10,7 @@
 import { agentsColloquy, agentsMemory, colloquy, langGraphMemory, langGraphSqlite, measure, ratio, withSide, type Measured } from './peers.js';
 import { report, smoke } from './machine.js';
 
-const conversations = smoke ? 10 : Number(process.env.BENCH_CONVERSATIONS ?? 1_000);
+const conversations = smoke ? 5 : Number(process.env.BENCH_CONVERSATIONS ?? 1_000);
 const turns = smoke ? 2 : Number(process.env.BENCH_TURNS ?? 20);
 const deadlineMs = Number(process.env.BENCH_DEADLINE_MS ?? 300_000);
 
