@@ -25,6 +25,14 @@ function pooledRandom(): number {
 
 const next = monotonicFactory(pooledRandom);
 
+/**
+ * A new monotonic ULID generator drawing on the same pooled randomness (for ids other than
+ * conversation ids, e.g. history entries).
+ */
+export function pooledUlidFactory(): (seedTime?: number) => string {
+  return monotonicFactory(pooledRandom);
+}
+
 /** A new conversation id (monotonic within this process). */
 export function newConversationId(): string {
   return next();

@@ -29,9 +29,9 @@
 import fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { monotonicFactory } from 'ulid';
 import { ColloquyError, InvalidOpError, StoreError, type Issue } from '../errors.js';
 import { errnoOf } from './fs.js';
+import { pooledUlidFactory } from '../protocol/ids.js';
 import { DIR_MODE, FILE_MODE } from './paths.js';
 
 /** The history's file name under the home directory, as Codex's. */
@@ -57,7 +57,7 @@ const NEWLINE = 0x0a;
 const HISTORY_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT;
 const TEMP_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC;
-const nextId = monotonicFactory();
+const nextId = pooledUlidFactory();
 
 /** One entry of the history, as the API returns it (on disk `sessionId` is `session_id`). */
 export interface HistoryEntry {
