@@ -633,6 +633,10 @@ describe('colloquy sessions export', () => {
     expect((await runCli(['sessions', 'export', id as string, '--output', existing], { home })).code).toBe(0);
     expect(await readFile(existing, 'utf8')).toBe(toStdout.stdout);
     expect((await stat(existing)).mode & 0o777).toBe(0o600);
+    // `-o -` is stdout.
+    const dash = await runCli(['sessions', 'export', id as string, '-o', '-'], { home, cwd: work });
+    expect(dash.code, dash.stderr).toBe(0);
+    expect(dash.stdout).toBe(toStdout.stdout);
     // Nothing else is left in the directory.
     expect(await filesUnder(work)).toEqual(['existing.jsonl', 'out.jsonl', 'out.md']);
   });
