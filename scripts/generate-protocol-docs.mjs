@@ -12,7 +12,8 @@
 // build is needed. Descriptions are the TSDoc comments of the sources, read with the
 // TypeScript compiler API: a variant's description is the comment of the const declaring it
 // (for a log record, of its payload's const); a field's is the comment of its property, else
-// that of the const the property's schema refers to.
+// that of the const the property's schema refers to. Every variant needs a TSDoc comment and
+// an example in EXAMPLES below, or the generator stops and names what is missing.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

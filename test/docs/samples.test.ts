@@ -4,10 +4,10 @@
  * TypeScript: every ```ts (or ```typescript) block is bundled with esbuild (`colloquy`,
  * `colloquy/inspect`, `colloquy/server` and `colloquy/openai-agents` resolve to the sources;
  * other packages come from node_modules) and run in its own Node process, in an empty
- * directory, with `HOME` set to a fresh directory and `COLLOQUY_HOME` to an (existing, empty)
- * directory in it, `OPENAI_BASE_URL` set to
- * a loopback mock of the Responses and Chat Completions APIs that answers every request with
- * a short text, and `OPENAI_API_KEY=test`. It must exit with code 0 within 20 s.
+ * directory, with `HOME` set to a fresh directory and `COLLOQUY_HOME` to an existing, empty
+ * directory in it, `OPENAI_BASE_URL` set to a loopback mock of the Responses and Chat
+ * Completions APIs that answers every request with a short text, and `OPENAI_API_KEY=test`.
+ * It must exit with code 0 within 20 s. Blocks are bundled together once and run two at a time.
  *
  * Placeholders in a block are replaced before it runs:
  * - `/path/to/colloquy/dist/colloquy.cjs` → this checkout's `dist/colloquy.cjs`;
@@ -135,17 +135,19 @@ interface Outcome {
   readonly timedOut: boolean;
 }
 
+/** Run tasks at most `concurrency` at a time, in the order they were given. */
 function limiter(concurrency: number): <T>(task: () => Promise<T>) => Promise<T> {
   let active = 0;
   const waiting: Array<() => void> = [];
   return async (task) => {
-    if (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
+    if (active < concurrency) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve)); // a finishing task hands its slot over
     try {
       return await task();
     } finally {
-      active--;
-      waiting.shift()?.();
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
     }
   };
 }
