@@ -8,3 +8,4 @@ export * from './records.js';
 export * from './validate.js';
 export * from './approvals.js';
 export * from './ids.js';
+export * from './json-schema.js';
