@@ -405,6 +405,9 @@ describe('colloquy sessions fork', () => {
     expect(child.turns[0]?.items[0]).toMatchObject({ type: 'user_message', text: 'one' });
     expect(child.name).toBe('just one');
     expect(await readFile(await findLog(home, parent as string))).toEqual(bytes);
+    // The fork's own log starts where it left the source.
+    const exported = (await runCli(['sessions', 'export', out.id], { home })).stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as LogRecord);
+    expect(exported[0]).toMatchObject({ type: 'session_meta', seq: out.forkedFrom.upToSeq + 1, payload: { id: out.id, forked_from: { id: parent, up_to_seq: out.forkedFrom.upToSeq } } });
 
     // --before-turn 1 keeps no turn at all.
     const empty = await runCli(['sessions', 'fork', parent as string, '--before-turn', '1', '--json'], { home });
@@ -526,6 +529,31 @@ describe('colloquy sessions rm', () => {
     const twice = await runCli(['sessions', 'rm', gone as string, '--yes'], { home });
     expect(twice.code).toBe(1);
     expect(twice.stderr).toContain('no conversation with id');
+  });
+
+  it('refuses to delete a conversation others were forked from (exit 1), as they read their first turns from it', async () => {
+    const home = await tempDir('colloquy-home-');
+    const [parent] = await seed(home, [{ turns: ['shared start'] }]);
+    const fork = (await runCli(['sessions', 'fork', parent as string], { home })).stdout.trim();
+    expect(fork).toMatch(ULID);
+    // Archived forks count too.
+    expect((await runCli(['sessions', 'archive', fork], { home })).code).toBe(0);
+    const parentLog = await findLog(home, parent as string);
+    const bytes = await readFile(parentLog);
+    const r = await runCli(['sessions', 'rm', '--yes', parent as string], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`not deleting ${parent}`);
+    expect(r.stderr).toContain(fork);
+    expect(await readFile(parentLog)).toEqual(bytes);
+    const shown = await runCli(['sessions', 'show', fork], { home });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('› shared start');
+
+    // Once the fork is gone, the source can go.
+    expect((await runCli(['sessions', 'rm', '--yes', fork], { home })).code).toBe(0);
+    const again = await runCli(['sessions', 'rm', '--yes', parent as string], { home });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await listedIds(home)).toEqual([]);
   });
 
   it('deletes an archived conversation', async () => {
