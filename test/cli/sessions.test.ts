@@ -301,10 +301,11 @@ describe('colloquy sessions show', () => {
     const r = await runCli(['sessions', 'show', id as string, '--json'], { home });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
-    const shown = JSON.parse(r.stdout) as ConversationRecord & { archived: boolean; createdAt: string; updatedAt: string };
+    const shown = JSON.parse(r.stdout) as ConversationRecord & { archived: boolean; createdAt: string; updatedAt: string; rolledBack: string[] };
     const { record } = await readBack(home, id as string);
-    const { archived, createdAt, updatedAt, ...rest } = shown;
+    const { archived, createdAt, updatedAt, rolledBack, ...rest } = shown;
     expect(rest).toEqual(JSON.parse(JSON.stringify(record)));
+    expect(rolledBack).toEqual([]);
     expect(archived).toBe(false);
     expect(createdAt).toBe(record.meta.created_at);
     expect(Date.parse(updatedAt)).toBeGreaterThanOrEqual(Date.parse(createdAt));
@@ -312,6 +313,39 @@ describe('colloquy sessions show', () => {
       ['user_message', 'agent_message'],
       ['user_message', 'agent_message'],
     ]);
+  });
+
+  it('marks the turns a rollback took out of the model history (show, --json, Markdown)', async () => {
+    const home = await tempDir('colloquy-home-');
+    const runtime = createRuntime({ home });
+    let id: string;
+    try {
+      const convo = await runtime.start({ approvalPolicy: 'never' });
+      id = convo.id;
+      for (const text of ['one', 'two', 'three']) await convo.run(text);
+      convo.submit({ type: 'rollback', turns: 1 });
+      const after = await convo.run('four');
+      // The agent no longer sees turn 3.
+      expect(after.finalResponse).toContain('Before that you said: "two"');
+    } finally {
+      await runtime.shutdown();
+    }
+    const { record } = await readBack(home, id);
+    const third = record.turns[2]?.id as string;
+    const r = await runCli(['sessions', 'show', id], { home });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Turn 2 · completed\n');
+    expect(r.stdout).toContain('Turn 3 · completed · rolled back\n  › three\n');
+    expect(r.stdout).toContain('Turn 4 · completed\n  › four\n');
+    const json = JSON.parse((await runCli(['sessions', 'show', id, '--json'], { home })).stdout) as { rolledBack: string[] };
+    expect(json.rolledBack).toEqual([third]);
+    const md = (await runCli(['sessions', 'export', id, '--format', 'md'], { home })).stdout;
+    expect(md).toContain('## Turn 3 — completed (rolled back)');
+    expect(md).toContain('## Turn 4 — completed\n');
+    // A fork made after the rollback shows it too.
+    const fork = (await runCli(['sessions', 'fork', id, '--json'], { home })).stdout;
+    const forkId = (JSON.parse(fork) as { id: string }).id;
+    expect((await runCli(['sessions', 'show', forkId], { home })).stdout).toContain('Turn 3 · completed · rolled back\n');
   });
 
   it('an unknown id: a clear message and exit 1', async () => {

@@ -35,7 +35,7 @@ export function registerSessions(program: Command, io: CommandIO, setExit: SetEx
   withHome(sessions.command('show'))
     .description('show a conversation: its turns, items and statuses, and what waits for approval or to run')
     .argument(...ID)
-    .option('--json', "print the conversation as one JSON object (runtime.read's record plus archived/createdAt/updatedAt)")
+    .option('--json', "print the conversation as one JSON object (runtime.read's record plus archived/createdAt/updatedAt/rolledBack)")
     .action(async (id: string, opts: ShowOptions) => {
       const { runShow } = await import('../sessions/read.js');
       setExit(await runShow(id, opts, io));

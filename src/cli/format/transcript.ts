@@ -43,14 +43,16 @@ function headerLines(record: ConversationRecord, summary: ConversationSummary | 
 
 /**
  * The readable view of a conversation (`sessions show`): its header, every turn with its status
- * and items, then what is pending (approvals waiting for a decision, input waiting to run).
+ * and items (turns in `rolledBack`, taken out of the model's history, are marked), then what is
+ * pending (approvals waiting for a decision, input waiting to run).
  */
-export function showText(record: ConversationRecord, summary: ConversationSummary | null): string {
+export function showText(record: ConversationRecord, summary: ConversationSummary | null, rolledBack: ReadonlySet<string> = new Set()): string {
   const lines = headerLines(record, summary);
   const waiting = new Set(record.pending.approvals.map((a) => a.callId));
   if (record.turns.length === 0) lines.push('', '(no turns yet)');
   for (const turn of record.turns) {
-    lines.push('', `Turn ${turn.number}${turn.kind !== 'regular' ? ` (${turn.kind === 'compact' ? 'compaction' : turn.kind})` : ''} · ${turnStatusText(turn)}`);
+    const undone = rolledBack.has(turn.id) ? ' · rolled back' : '';
+    lines.push('', `Turn ${turn.number}${turn.kind !== 'regular' ? ` (${turn.kind === 'compact' ? 'compaction' : turn.kind})` : ''} · ${turnStatusText(turn)}${undone}`);
     for (const item of turn.items) {
       const callId = 'call_id' in item ? item.call_id : undefined;
       const isWaiting = callId !== undefined && waiting.has(callId);
@@ -119,7 +121,7 @@ function itemMarkdown(item: ThreadItem): string {
 }
 
 /** The conversation as a Markdown transcript (`sessions export --format md`). */
-export function toMarkdown(record: ConversationRecord, summary: ConversationSummary | null): string {
+export function toMarkdown(record: ConversationRecord, summary: ConversationSummary | null, rolledBack: ReadonlySet<string> = new Set()): string {
   const parts: string[] = [`# ${record.name ?? `Conversation ${record.id}`}`];
   const facts = [
     `- id: \`${record.id}\``,
@@ -133,7 +135,7 @@ export function toMarkdown(record: ConversationRecord, summary: ConversationSumm
   ];
   parts.push(facts.join('\n'));
   for (const turn of record.turns) {
-    parts.push(`## Turn ${turn.number}${turn.kind === 'compact' ? ' (compaction)' : ''} — ${turnStatusText(turn)}`);
+    parts.push(`## Turn ${turn.number}${turn.kind === 'compact' ? ' (compaction)' : ''} — ${turnStatusText(turn)}${rolledBack.has(turn.id) ? ' (rolled back)' : ''}`);
     for (const item of turn.items) {
       const text = itemMarkdown(item);
       if (text !== '') parts.push(text);

@@ -7,6 +7,8 @@ import { rename, rm } from 'node:fs/promises';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidOpError, SessionNotFoundError } from '../../errors.js';
+import { ConversationFold } from '../../runtime/fold.js';
+import { replay } from '../../runtime/replay.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { ConversationSummary, ListQuery } from '../../store/store.js';
 import { UsageError } from '../config.js';
@@ -86,22 +88,51 @@ async function summaryOf(runtime: Runtime, id: string): Promise<ConversationSumm
 }
 
 /**
+ * The ids of the turns that a rollback took out of the model's history. They stay in the log
+ * (and in `runtime.read`'s turns); `show` and the transcript mark them. Found by folding the
+ * log again alongside a fold of its own, and comparing the history's turns around each
+ * `rolled_back` record.
+ */
+export async function rolledBackTurns(runtime: Runtime, id: string): Promise<string[]> {
+  const mirror = new ConversationFold();
+  const out: string[] = [];
+  await replay(runtime.store, id, {
+    // From the first record, not from the last compaction: a rollback before it counts too.
+    transcript: true,
+    onRecord: (record) => {
+      if (record.type !== 'rolled_back') {
+        mirror.apply(record);
+        return;
+      }
+      const before = mirror.historyBounds.map((b) => b.turnId);
+      mirror.apply(record);
+      const after = new Set(mirror.historyBounds.map((b) => b.turnId));
+      for (const turnId of before) if (!after.has(turnId)) out.push(turnId);
+    },
+  });
+  return out;
+}
+
+/**
  * `sessions show <id>`: the conversation read from its log (no lock is taken, so it works while
- * another process writes it). `--json` prints `runtime.read`'s record plus the listing summary.
+ * another process writes it). `--json` prints `runtime.read`'s record plus the listing summary
+ * and `rolledBack` (the ids of the turns a rollback took out of the model's history).
  */
 export async function runShow(id: string, options: ShowOptions, io: CommandIO): Promise<number> {
   return withRuntime(homeOf(options), async (runtime) => {
     const record = await runtime.read(id);
     const summary = await summaryOf(runtime, record.id);
+    const rolledBack = await rolledBackTurns(runtime, record.id);
     if (options.json) {
       writeJson(io.stdout, {
         ...record,
         archived: summary?.archived ?? false,
         createdAt: summary?.createdAt ?? record.meta.created_at,
         updatedAt: summary?.updatedAt ?? null,
+        rolledBack,
       });
     } else {
-      io.stdout.write(showText(record, summary));
+      io.stdout.write(showText(record, summary, new Set(rolledBack)));
     }
     return 0;
   });
@@ -134,7 +165,7 @@ function sinkOut(sink: Sink): Out {
 async function exportTo(out: Out, runtime: Runtime, id: string, format: 'jsonl' | 'md'): Promise<void> {
   if (format === 'md') {
     const record = await runtime.read(id);
-    await out.write(toMarkdown(record, await summaryOf(runtime, record.id)));
+    await out.write(toMarkdown(record, await summaryOf(runtime, record.id), new Set(await rolledBackTurns(runtime, record.id))));
     return;
   }
   // The log's records in `seq` order, as the store reads them: each line validated, a torn
