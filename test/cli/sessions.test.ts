@@ -242,6 +242,14 @@ describe('colloquy sessions list', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('no conversations');
     expect(await listJson(home)).toEqual({ items: [], nextCursor: null });
+    // A home that does not exist is listed as empty, and is not created.
+    const missing = join(home, 'not-there');
+    const m = await runCli(['sessions', 'list', '--home', missing], { home });
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toBe('');
+    expect(m.stderr).toContain('no conversations');
+    expect(JSON.parse((await runCli(['sessions', 'list', '--json', '--home', missing], { home })).stdout)).toEqual({ items: [], nextCursor: null });
+    expect(existsSync(missing)).toBe(false);
   });
 
   it('bad flags are usage errors (exit 2)', async () => {

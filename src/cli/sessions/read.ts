@@ -4,7 +4,7 @@
  * Markdown transcript) and `reindex` (rebuild the listing index from the logs).
  */
 import { rename, rm } from 'node:fs/promises';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidOpError, SessionNotFoundError } from '../../errors.js';
 import { ConversationFold } from '../../runtime/fold.js';
@@ -47,7 +47,14 @@ export async function runList(options: ListOptions, io: CommandIO): Promise<numb
     ...(options.archived ? { archived: true } : {}),
     ...(options.name !== undefined ? { name: options.name } : {}),
   };
-  return withRuntime(homeOf(options), async (runtime) => {
+  const home = homeOf(options);
+  if (!existsSync(home)) {
+    // Nothing stored there yet: say so without creating the directory (a mistyped --home).
+    if (options.json) writeJson(io.stdout, { items: [], nextCursor: null });
+    else io.stderr.write(`no conversations: ${home} does not exist\n`);
+    return 0;
+  }
+  return withRuntime(home, async (runtime) => {
     let page;
     try {
       page = await runtime.list(query);
