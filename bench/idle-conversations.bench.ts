@@ -1,13 +1,17 @@
 /**
- * Idle conversations: start N conversations (file store, durability sync, local agent) and
- * measure the time per start and the heap each idle conversation holds (heap after GC with
- * them resident, minus before, over N). Floor: a raw XState root actor of a 5-state machine.
+ * Idle conversations: start N conversations (10k and 100k; a memory store, and the file store
+ * with durability sync; the local agent) and measure the time per start and the heap each idle
+ * conversation holds (heap after GC with them resident, minus before, over N). Floor: a raw
+ * XState root actor of a 5-state machine. Each case runs in its own process (`BENCH_CASE`), so
+ * one case's garbage does not weigh on the next.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createActor, setup } from 'xstate';
-import { createRuntime } from '../src/index.js';
+import { createRuntime, MemoryStore } from '../src/index.js';
 import { report, smoke } from './machine.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -17,7 +21,14 @@ const heap = (): number => {
   gc();
   return process.memoryUsage().heapUsed;
 };
-const n = smoke ? 200 : Number(process.env.BENCH_N ?? 10_000);
+
+type Case = 'raw' | 'memory' | 'file';
+interface Figure {
+  conversations: number;
+  totalMs: number;
+  usPerStart: number;
+  heapBytesPerConversation: number;
+}
 
 // Floor: raw XState root actors of a 5-state machine with a small context.
 const floorMachine = setup({}).createMachine({
@@ -25,31 +36,53 @@ const floorMachine = setup({}).createMachine({
   initial: 'idle',
   states: { idle: { on: { GO: 'active' } }, active: { on: { GO: 'processing' } }, processing: { on: { GO: 'error' } }, error: { on: { GO: 'closed' } }, closed: {} },
 });
-let before = heap();
-let t0 = performance.now();
-const raw = [];
-for (let i = 0; i < n; i++) raw.push(createActor(floorMachine).start());
-const rawMs = performance.now() - t0;
-const rawBytes = (heap() - before) / n;
-for (const a of raw) a.stop();
-raw.length = 0;
 
-const home = mkdtempSync(join(tmpdir(), 'colloquy-bench-idle-'));
-const runtime = createRuntime({ home });
-before = heap();
-t0 = performance.now();
-const conversations = await Promise.all(Array.from({ length: n }, () => runtime.start()));
-const startMs = performance.now() - t0;
-const bytes = (heap() - before) / n;
-const resident = conversations.length;
-await runtime.shutdown();
-rmSync(home, { recursive: true, force: true });
+async function measure(kind: Case, n: number): Promise<Figure> {
+  if (kind === 'raw') {
+    const before = heap();
+    const t0 = performance.now();
+    const raw = [];
+    for (let i = 0; i < n; i++) raw.push(createActor(floorMachine).start());
+    const ms = performance.now() - t0;
+    const bytes = (heap() - before) / n;
+    for (const a of raw) a.stop();
+    return { conversations: n, totalMs: Math.round(ms), usPerStart: +((ms * 1000) / n).toFixed(1), heapBytesPerConversation: Math.round(bytes) };
+  }
+  const home = mkdtempSync(join(tmpdir(), 'colloquy-bench-idle-'));
+  const runtime = createRuntime(kind === 'memory' ? { store: new MemoryStore(), history: { persistence: 'none' } } : { home });
+  try {
+    const before = heap();
+    const t0 = performance.now();
+    const conversations = await Promise.all(Array.from({ length: n }, () => runtime.start()));
+    const ms = performance.now() - t0;
+    const bytes = (heap() - before) / n;
+    return { conversations: conversations.length, totalMs: Math.round(ms), usPerStart: +((ms * 1000) / n).toFixed(1), heapBytesPerConversation: Math.round(bytes) };
+  } finally {
+    await runtime.shutdown();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
 
-report({
-  name: 'idle-conversations',
-  n,
-  figures: {
-    colloquy: { conversations: resident, totalMs: Math.round(startMs), usPerStart: +((startMs * 1000) / n).toFixed(1), heapBytesPerConversation: Math.round(bytes) },
-    'raw XState actor (floor)': { conversations: n, totalMs: Math.round(rawMs), usPerStart: +((rawMs * 1000) / n).toFixed(1), heapBytesPerConversation: Math.round(rawBytes) },
-  },
-});
+const one = process.env.BENCH_CASE;
+if (one) {
+  const [kind, n] = one.split(':') as [Case, string];
+  process.stdout.write(`${JSON.stringify(await measure(kind, Number(n)))}\n`);
+} else {
+  const sizes = smoke ? [200] : (process.env.BENCH_SIZES ?? '10000,100000').split(',').map(Number);
+  const self = fileURLToPath(import.meta.url);
+  const figures: Record<string, Figure> = {};
+  for (const n of sizes) {
+    for (const [kind, label] of [
+      ['raw', 'raw XState actor (floor)'],
+      ['memory', 'colloquy, memory store'],
+      ['file', 'colloquy, file store (sync)'],
+    ] as const) {
+      const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=8192', self], {
+        env: { ...process.env, BENCH_CASE: `${kind}:${n}` },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }).toString();
+      figures[`${n} ${label}`] = JSON.parse(out.trim().split('\n').at(-1) as string) as Figure;
+    }
+  }
+  report({ name: 'idle-conversations', sizes, figures: figures as unknown as Record<string, Record<string, unknown>> });
+}

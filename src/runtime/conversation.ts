@@ -89,6 +89,15 @@ export interface ConversationDeps {
   readonly context?: ContextOptions;
 }
 
+/**
+ * How a dormant conversation (its log written, no actor yet) comes to life or goes away:
+ * `wake` creates and attaches its actor; `retire` gives it up without one (on close).
+ */
+export interface Dormancy {
+  readonly wake: () => void;
+  readonly retire: () => void;
+}
+
 interface PendingOp {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
@@ -120,6 +129,8 @@ export class Conversation implements TurnHost {
   readonly id: string;
   readonly #deps: ConversationDeps;
   #actor: ConversationActorRef | null = null;
+  /** Set while the conversation is dormant: started (its log exists) but its actor not yet created. */
+  #dormancy: Dormancy | null = null;
   #fold: ConversationFold;
   #nextItem: number;
   #durableSeq = -1;
@@ -140,8 +151,25 @@ export class Conversation implements TurnHost {
 
   // ——— wiring (runtime) ———
 
+  /**
+   * @internal Leave the conversation dormant: its actor is created on first use (any op, a
+   * read of its state that needs the actor, or a subscription), not now.
+   */
+  sleep(dormancy: Dormancy): void {
+    this.#dormancy = dormancy;
+  }
+
+  /** Create the actor of a dormant conversation. */
+  #wake(): void {
+    const dormancy = this.#dormancy;
+    if (!dormancy || this.#closed) return;
+    this.#dormancy = null;
+    dormancy.wake();
+  }
+
   /** @internal Bind a (new) actor; the previous one, if any, is dead. */
   attach(actor: ConversationActorRef, fold?: ConversationFold): void {
+    this.#dormancy = null;
     if (fold) {
       this.#fold = fold;
       this.#nextItem = Math.max(this.#nextItem, fold.nextItem);
@@ -161,6 +189,8 @@ export class Conversation implements TurnHost {
   /** @internal The conversation is gone for good (closed, or not restarted). */
   markClosed(error?: Error): void {
     this.#closed = true;
+    this.#dormancy = null;
+    if (this.#waiters.length === 0 && this.#ops.size === 0) return;
     this.#failWaiters(error ?? new ConversationClosedError(this.id));
   }
 
@@ -172,8 +202,14 @@ export class Conversation implements TurnHost {
     this.#ops.clear();
   }
 
-  /** The conversation actor (for inspection). */
+  /** @internal Whether the conversation is dormant (started, its actor not yet created). */
+  get dormant(): boolean {
+    return this.#dormancy !== null;
+  }
+
+  /** The conversation actor (for inspection); a dormant conversation's is created by this read. */
   get actor(): ConversationActorRef | null {
+    if (!this.#actor) this.#wake();
     return this.#actor;
   }
 
@@ -191,6 +227,7 @@ export class Conversation implements TurnHost {
 
   /** The settings the next turn runs with. */
   get config(): ConversationConfig {
+    if (!this.#actor && this.#dormancy && this.#fold.config) return this.#fold.config;
     return this.#snapshot().context.config;
   }
 
@@ -217,6 +254,7 @@ export class Conversation implements TurnHost {
   // ——— state ———
 
   #snapshot(): ReturnType<ConversationActorRef['getSnapshot']> {
+    if (!this.#actor) this.#wake();
     const actor = this.#actor;
     if (!actor) throw new ConversationClosedError(this.id);
     return actor.getSnapshot();
@@ -224,7 +262,8 @@ export class Conversation implements TurnHost {
 
   /** `idle`, `active` (turn admitted), `processing` (output flowing, awaiting approval, committing), `error` or `closed`. */
   get state(): ConversationStatus {
-    if (this.#closed || !this.#actor) return 'closed';
+    if (this.#closed) return 'closed';
+    if (!this.#actor) return this.#dormancy ? 'idle' : 'closed';
     const snapshot = this.#actor.getSnapshot();
     if (snapshot.status === 'done') return 'closed';
     if (snapshot.status !== 'active') return 'error';
@@ -233,7 +272,8 @@ export class Conversation implements TurnHost {
 
   /** The conversation's name, if set. */
   get name(): string | null {
-    return this.#actor ? this.#snapshot().context.name : null;
+    if (!this.#actor) return this.#dormancy ? this.#fold.name : null;
+    return this.#snapshot().context.name;
   }
 
   /** Approvals waiting for a decision. */
@@ -330,6 +370,8 @@ export class Conversation implements TurnHost {
    * reported to the runtime's `onError` and does not affect the conversation.
    */
   subscribe(listener: Listener): () => void {
+    // A dormant conversation wakes first, so its listeners see one `thread.started`, as ever.
+    this.#wake();
     try {
       listener({ type: 'thread.started', thread_id: this.id });
     } catch (err) {
@@ -350,6 +392,7 @@ export class Conversation implements TurnHost {
 
   #check(): ConversationActorRef {
     if (this.#closed) throw new ConversationClosedError(this.id);
+    this.#wake();
     if (this.#unavailable) {
       throw new ColloquyError(
         'conversation_unavailable',
@@ -660,6 +703,21 @@ export class Conversation implements TurnHost {
    */
   async close(): Promise<void> {
     if (this.#closed || this.state === 'closed') return;
+    const dormancy = this.#dormancy;
+    if (dormancy) {
+      // Nothing ran and everything it wrote is durable: no actor is needed to close it.
+      this.#dormancy = null;
+      this.#closed = true;
+      for (const listener of this.#listeners) {
+        try {
+          listener({ type: 'thread.closed' });
+        } catch (err) {
+          this.#deps.report(err, this.id);
+        }
+      }
+      dormancy.retire();
+      return;
+    }
     const closed = new Promise<void>((resolve, reject) => {
       const unlisten = this.#listen((event) => {
         if (event.type === 'thread.closed') {

@@ -4,10 +4,10 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createActor, fromPromise, waitFor, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, fromCallback, fromPromise, waitFor, type InspectionEvent, type Observer } from 'xstate';
 import * as z from 'zod/mini';
 import { conversationMachine, type ConversationActorRef, type ConversationInput } from '../../machines/conversation.machine.js';
-import { persistenceMachine, type CommitInput, type CommitOutcome } from '../../machines/persistence.machine.js';
+import { persistenceMachine, type CommitInput, type CommitOutcome, type PersistReply } from '../../machines/persistence.machine.js';
 import { DEFAULT_RESTART_POLICY, supervisorMachine, type RestartPolicy, type SpawnOrigin } from '../../machines/supervisor.machine.js';
 import { turnMachine } from '../../machines/turn.machine.js';
 import type { Agent } from '../agents/agent.js';
@@ -20,7 +20,7 @@ import { parseOrThrow } from '../protocol/validate.js';
 import { FileStore } from '../store/file-store.js';
 import { MessageHistory, type HistoryPersistence } from '../store/history.js';
 import type { CommitEntry, Durability, ListPage, ListQuery, LogIssue, ReadMode, Store } from '../store/store.js';
-import { Conversation } from './conversation.js';
+import { Conversation, type ConversationDeps } from './conversation.js';
 import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from './fold.js';
 import { replay } from './replay.js';
 import { agentRunner } from './runner.js';
@@ -224,14 +224,7 @@ export class Runtime {
   }
 
   #create(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Conversation {
-    const handle =
-      this.#residents.get(id) ??
-      new Conversation(id, fold, {
-        report: (err, cid) => this.#report(err, cid),
-        newId: newConversationId,
-        onUserMessage: (cid, text) => this.#remember(cid, text),
-        ...(this.#options.context ? { context: this.#options.context } : {}),
-      });
+    const handle = this.#residents.get(id) ?? new Conversation(id, fold, this.#conversationDeps());
     const actor: ConversationActorRef = createActor(this.#conversationLogic, {
       input,
       id: `conversation:${id}`,
@@ -251,11 +244,20 @@ export class Runtime {
     return handle;
   }
 
+  #conversationDeps(): ConversationDeps {
+    return {
+      report: (err, cid) => this.#report(err, cid),
+      newId: newConversationId,
+      onUserMessage: (cid, text) => this.#remember(cid, text),
+      ...(this.#options.context ? { context: this.#options.context } : {}),
+    };
+  }
+
   #stop(id: string): void {
     const handle = this.#residents.get(id);
     if (!handle) return;
     this.#residents.delete(id);
-    handle.actor?.stop();
+    if (!handle.dormant) handle.actor?.stop();
     handle.markClosed();
     void this.store.release(id).catch((err: unknown) => this.#report(err, id));
   }
@@ -390,8 +392,45 @@ export class Runtime {
       source: 'colloquy',
     };
     await this.store.acquire(id);
-    const handle = await this.#launch(id, 'start', { id, persistence: this.#persistence, create: { meta, seq: 0 } }, new ConversationFold());
-    return this.#created(handle);
+    return this.#startDormant(id, meta);
+  }
+
+  /**
+   * A new conversation is created dormant: its `session_meta` goes to the persistence actor
+   * (the only writer) and, once durable, the handle is returned without an actor. The actor is
+   * created, from the fold of that one record, when the conversation is first used; an idle
+   * conversation holds only its handle and fold.
+   */
+  async #startDormant(id: string, meta: SessionMetaPayload): Promise<Conversation> {
+    const header: LogRecord = { ts: new Date().toISOString(), seq: 0, type: 'session_meta', payload: meta };
+    const failure = await new Promise<string | null>((resolveReply) => {
+      const reply = createActor(
+        fromCallback<PersistReply>(({ receive }) => {
+          receive((event) => resolveReply(event.type === 'persist.ack' ? null : event.error.message));
+        }),
+      );
+      reply.start();
+      this.#persistence.send({ type: 'append', request: { conversationId: id, records: [header], replyTo: reply } });
+    });
+    if (failure !== null) {
+      this.#persistence.send({ type: 'discard', conversationId: id });
+      await this.store.release(id).catch(() => {});
+      throw new StoreError(`could not create conversation ${id} in ${this.store.description}: ${failure}`);
+    }
+    const fold = new ConversationFold();
+    fold.apply(header);
+    const handle = new Conversation(id, fold, this.#conversationDeps());
+    handle.sleep({
+      wake: () => {
+        this.#create(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
+      },
+      retire: () => {
+        if (this.#residents.get(id) === handle) this.#residents.delete(id);
+        void this.store.release(id).catch((err: unknown) => this.#report(err, id));
+      },
+    });
+    this.#residents.set(id, handle);
+    return handle;
   }
 
   /**
