@@ -8,7 +8,8 @@ function actorWatch(): { inspect: (e: InspectionEvent) => void; created: (id: st
   const seen: string[] = [];
   return {
     inspect: (e) => {
-      if (e.type === '@xstate.actor' && e.actorRef.id.startsWith('conversation:')) seen.push(e.actorRef.id);
+      const id = (e.actorRef as { id?: string }).id ?? '';
+      if (e.type === '@xstate.actor' && id.startsWith('conversation:')) seen.push(id);
     },
     created: (id) => seen.filter((s) => s === `conversation:${id}`).length,
   };
