@@ -2,7 +2,8 @@
  * Long conversations: does the cost of a turn grow with the conversation's length? For each
  * side (see bench/peers.ts), 1 conversation × 200 turns and 10 concurrent conversations ×
  * 2,000 turns, each against the same concurrency with 20-turn conversations (fresh
- * conversations, repeated until they have run as many turns as the long run, at most 2,000).
+ * conversations, repeated until they have run as many turns as the long run, at most 2,000;
+ * measured before and after the long run and averaged, after an unmeasured warm-up).
  * Reports turns/s, the rate over the last tenth of the long conversations' turns, and the
  * ratio long / short (1.0: no slowdown; Colloquy's target is at least 0.9).
  *
@@ -40,10 +41,14 @@ const figures: Record<string, Record<string, unknown>> = {};
 for (const run of runs) {
   for (const side of sides) {
     const row = await withSide(side, async (open) => {
-      const short = await shortRate(open, run.conversations, run.conversations * run.turns);
+      // Warm up (JIT, caches), unmeasured; then the short rate before and after the long run, averaged, so drift in the machine's load hits both alike.
+      await measure(open, { conversations: run.conversations, turns: shortTurns });
+      const before = await shortRate(open, run.conversations, run.conversations * run.turns);
       const long = await measure(open, { conversations: run.conversations, turns: run.turns, deadlineMs, rssLimitBytes }, { lastTenth: true });
+      const after = await shortRate(open, run.conversations, run.conversations * run.turns);
+      const short = Math.round((before + after) / 2);
       return {
-        [`short (${run.conversations} × ${shortTurns}) turnsPerSecond`]: short,
+        shortTurnsPerSecond: short,
         turnsPerSecond: long.turnsPerSecond,
         lastTenthTurnsPerSecond: long.lastTenthTurnsPerSecond ?? null,
         cpuUsPerTurn: long.cpuUsPerTurn,
@@ -53,7 +58,7 @@ for (const run of runs) {
         durable: side.durable.split(':')[0],
       };
     });
-    figures[`${run.label}: ${side.label}`] = row;
+    figures[`${run.label} (short: ${run.conversations} × ${shortTurns}): ${side.label}`] = row;
   }
 }
 report({ name: 'long-conversations', shortTurns, deadlineMs, figures });
