@@ -30,7 +30,12 @@ export interface ReplayOptions {
    * state of their own from records the fold ignores (e.g. `opaque` records an adapter wrote).
    */
   readonly onRecord?: (record: LogRecord) => void;
+  /** Stop right after the first record for which this holds (the fold then ends there). */
+  readonly until?: (record: LogRecord, fold: ConversationFold) => boolean;
 }
+
+/** Thrown inside a replay to stop it once `until` holds. */
+class Stop extends Error {}
 
 /**
  * Fold the log of conversation `id` (and of the conversations it was forked from).
@@ -39,7 +44,21 @@ export interface ReplayOptions {
  */
 export async function replay(store: Store, id: string, options: ReplayOptions = {}): Promise<ConversationFold> {
   const fold = new ConversationFold({ transcript: options.transcript ?? false });
-  await foldRange(store, id, options.upToSeq ?? Infinity, options, fold, 0, options.transcript ? 0 : undefined);
+  const until = options.until;
+  const stepOptions: ReplayOptions = until
+    ? {
+        ...options,
+        onRecord: (record) => {
+          options.onRecord?.(record);
+          if (until(record, fold)) throw new Stop();
+        },
+      }
+    : options;
+  try {
+    await foldRange(store, id, options.upToSeq ?? Infinity, stepOptions, fold, 0, options.transcript ? 0 : undefined);
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err;
+  }
   if (!fold.meta) throw new CorruptLogError(id, 1, 'the log has no session_meta');
   return fold;
 }
@@ -89,6 +108,11 @@ async function foldRange(
   if (origin) {
     if (head.seq !== origin.up_to_seq + 1) {
       throw new CorruptLogError(id, 1, `a fork must start at seq ${origin.up_to_seq + 1}, not ${head.seq}`);
+    }
+    // Stopping before this log's own records: only (part of) the source is folded.
+    if (upTo < head.seq) {
+      await foldRange(store, origin.id, upTo, options, fold, depth + 1, start);
+      return;
     }
     await foldRange(store, origin.id, origin.up_to_seq, options, fold, depth + 1, start);
     if (fold.nextSeq !== head.seq) {

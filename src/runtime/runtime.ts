@@ -483,10 +483,19 @@ export class Runtime {
     this.#open();
     const id = assertConversationId(conversationId);
     const o = parseOrThrow(ForkOptionsSchema, options, 'fork options');
-    const source = await replay(this.store, id, { ...this.#readOptions(), transcript: true });
-    const userTurns = source.transcript.filter((t) => t.kind === 'regular');
+    let source: ConversationFold;
     let cut: number; // first seq NOT kept
     if (o.beforeUserTurn !== undefined) {
+      // Counting user turns needs every turn from the start: a replay with the transcript, up to
+      // the start of the n-th user turn (or to the end, when there is none).
+      const n = o.beforeUserTurn;
+      let seen = 0;
+      source = await replay(this.store, id, {
+        ...this.#readOptions(),
+        transcript: true,
+        until: (r) => r.type === 'event' && r.payload.type === 'turn.started' && r.payload.kind === 'regular' && ++seen === n,
+      });
+      const userTurns = source.transcript.filter((t) => t.kind === 'regular');
       if (o.beforeUserTurn > userTurns.length + 1) {
         throw new InvalidOpError(
           [{ path: ['beforeUserTurn'], message: `the conversation has ${userTurns.length} user turn${userTurns.length === 1 ? '' : 's'}; use 1 to ${userTurns.length + 1}` }],
@@ -495,8 +504,10 @@ export class Runtime {
       }
       cut = userTurns[o.beforeUserTurn - 1]?.startSeq ?? source.nextSeq;
     } else {
-      const last = source.transcript[source.transcript.length - 1];
-      cut = last && (last.status === 'running' || last.status === 'awaiting_approval') ? last.startSeq : source.nextSeq;
+      // Up to the last finished turn: the live fold (from the last compaction, as a resume
+      // reads it) tells whether a turn is still open, and where it started.
+      source = await replay(this.store, id, this.#readOptions());
+      cut = source.restored().openTurn?.startSeq ?? source.nextSeq;
     }
     const upTo = cut - 1;
     // Kept whole: the source's own fold is the fork's state; otherwise fold again up to the cut.
