@@ -1,9 +1,10 @@
 /**
- * Fork: a conversation whose log holds 1k, 10k or 100k records (written by `generate.ts`, no
- * compaction, so the whole history is live) is forked with `runtime.fork` (file store,
- * durability sync), at the end (no options) and in the middle (`beforeUserTurn` = half its
- * user turns). The fork's log only references the source (`forked_from`, `up_to_seq`).
- * Median ms of several forks, each in a warm process.
+ * Fork: a conversation whose log holds 1k, 10k or 100k records (written by `generate.ts`) is
+ * forked with `runtime.fork` (file store, durability sync), at the end (no options) and in the
+ * middle (`beforeUserTurn` = half its user turns). The fork's log only references the source
+ * (`forked_from`, `up_to_seq`). Two kinds of log: without compaction (the whole history is
+ * live) and with a compaction every 1,000 turns (as automatic compaction keeps a long
+ * conversation's live context bounded). Median ms of several forks, in a warm process.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,12 +17,12 @@ const sizes = smoke ? [1_000] : (process.env.BENCH_SIZES ?? '1000,10000,100000')
 const runs = smoke ? 2 : 7;
 
 const figures: Record<string, Record<string, unknown>> = {};
-for (const size of sizes) {
+for (const compactEvery of [0, 1_000]) for (const size of sizes) {
   const home = mkdtempSync(join(tmpdir(), 'colloquy-bench-fork-'));
   const runtime = createRuntime({ home, durability: 'sync' });
   try {
-    const log = generateLog(home, size);
-    const userTurns = Math.floor((log.records - 1) / 4);
+    const log = generateLog(home, size, compactEvery ? { compactEvery } : {});
+    const userTurns = Math.floor((log.records - 1) / (compactEvery ? 4 + 3 / compactEvery : 4));
     for (const [where, options] of [
       ['end', {}],
       ['middle', { beforeUserTurn: Math.max(1, Math.floor(userTurns / 2)) }],
@@ -34,7 +35,7 @@ for (const size of sizes) {
         if (i > 0) times.push(ms); // the first one warms up
         await fork.close();
       }
-      figures[`${size} records, fork at the ${where}`] = {
+      figures[`${size} records, ${compactEvery ? 'compacted every 1000 turns' : 'no compaction'}, fork at the ${where}`] = {
         megabytes: +(log.bytes / 2 ** 20).toFixed(1),
         medianMs: +median(times).toFixed(1),
         maxMs: +Math.max(...times).toFixed(1),
