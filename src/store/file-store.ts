@@ -314,11 +314,18 @@ export class FileStore implements Store {
     assertConversationId(id);
     if (first.type === 'session_meta') {
       const dir = this.paths.dayDir(id, false);
-      const made = await this.#fs.mkdirp(dir, DIR_MODE);
-      for (const d of made) dirs.add(join(d, '..'));
-      dirs.add(dir);
       const path = this.paths.log(id, false);
-      const fd = await this.#openFd(path, CREATE_FLAGS);
+      let fd: number;
+      try {
+        fd = await this.#openFd(path, CREATE_FLAGS);
+      } catch (err) {
+        // The day's directory is made when missing (not once per conversation).
+        if ((err as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw err;
+        const made = await this.#fs.mkdirp(dir, DIR_MODE);
+        for (const d of made) dirs.add(join(d, '..'));
+        fd = await this.#openFd(path, CREATE_FLAGS);
+      }
+      dirs.add(dir);
       onCreate(dir);
       const writer: Writer = { id, fd, path, archived: false, size: 0, nextSeq: first.seq, busy: 0, dirty: false, failure: null };
       this.#writers.set(id, writer);

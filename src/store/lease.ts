@@ -173,10 +173,9 @@ export class LeaseManager {
 
   /** Take a lease by creating its file (token 1); null when it exists already. */
   async #create(id: string, path: string): Promise<Lease | null> {
-    await this.#fs.mkdirp(this.#dir, DIR_MODE);
     let fd: number;
     try {
-      fd = await this.#fs.open(path, EXCLUSIVE_FLAGS, FILE_MODE);
+      fd = await this.#openExclusive(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
       throw err;
@@ -187,6 +186,17 @@ export class LeaseManager {
       return { id, token: 1, path, ino: await this.#fs.fstatIno(fd) };
     } finally {
       await this.#fs.close(fd).catch(() => {});
+    }
+  }
+
+  /** Create a lease file; its directory is made only when missing (not once per lease). */
+  async #openExclusive(path: string): Promise<number> {
+    try {
+      return await this.#fs.open(path, EXCLUSIVE_FLAGS, FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.#fs.mkdirp(this.#dir, DIR_MODE);
+      return await this.#fs.open(path, EXCLUSIVE_FLAGS, FILE_MODE);
     }
   }
 
