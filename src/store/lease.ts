@@ -57,6 +57,9 @@ export interface LeaseOptions {
   readonly lockRetries?: number;
 }
 
+/** Lease releases run at once at most (each holds a few file descriptors while it runs). */
+const MAX_CONCURRENT_RELEASES = 64;
+
 /** Leases held in this process, by lease path: two stores of one home in one process exclude each other too. */
 const heldHere = new Map<string, LeaseManager>();
 
@@ -81,6 +84,9 @@ export class LeaseManager {
   /** Releases under way (awaited by `releaseAll`, so a process never exits in the middle of one). */
   readonly #releasing = new Set<Promise<void>>();
   #heartbeat: NodeJS.Timeout | null = null;
+  /** Releases running now, and those waiting for a turn (each takes a lock and writes a file). */
+  #releasesRunning = 0;
+  readonly #releasesWaiting: (() => void)[] = [];
 
   constructor(home: string, fs: FileSystem, options: LeaseOptions = {}) {
     this.#dir = join(home, 'leases');
@@ -225,11 +231,13 @@ export class LeaseManager {
     if (!lease) return;
     this.#held.delete(id);
     if (this.#held.size === 0) this.#stopHeartbeat();
-    const releasing = this.#exclusive(lease.path, async () => {
-      const current = await this.#read(lease.path);
-      if (!current || current.token !== lease.token) return;
-      await this.#fs.writeFileAtomic(lease.path, `${JSON.stringify({ ...current, released: true })}\n`, FILE_MODE, false);
-    })
+    const releasing = this.#boundedRelease(() =>
+      this.#exclusive(lease.path, async () => {
+        const current = await this.#read(lease.path);
+        if (!current || current.token !== lease.token) return;
+        await this.#fs.writeFileAtomic(lease.path, `${JSON.stringify({ ...current, released: true })}\n`, FILE_MODE, false);
+      }),
+    )
       .catch(() => {})
       .finally(() => {
         if (heldHere.get(lease.path) === this) heldHere.delete(lease.path);
@@ -248,6 +256,21 @@ export class LeaseManager {
   }
 
   /** Release every lease. */
+  /**
+   * Run a release when fewer than `MAX_CONCURRENT_RELEASES` run: releasing thousands of
+   * leases at once (a shutdown) would otherwise run out of file descriptors.
+   */
+  async #boundedRelease(fn: () => Promise<void>): Promise<void> {
+    if (this.#releasesRunning >= MAX_CONCURRENT_RELEASES) await new Promise<void>((resolve) => this.#releasesWaiting.push(resolve));
+    this.#releasesRunning++;
+    try {
+      await fn();
+    } finally {
+      this.#releasesRunning--;
+      this.#releasesWaiting.shift()?.();
+    }
+  }
+
   async releaseAll(): Promise<void> {
     await Promise.all([...this.#held.keys()].map((id) => this.release(id)));
     await Promise.all([...this.#releasing]);
