@@ -190,7 +190,7 @@ export interface MessageHistoryOptions {
   readonly persistence?: HistoryPersistence;
   /** File-system calls (replace to inject faults). */
   readonly fs?: HistoryFs;
-  /** Tries to take the lock. Default 10, as Codex's. */
+  /** Tries to take the lock. Default 25 (`HISTORY_LOCK_ATTEMPTS`; Codex tries 10 times). */
   readonly lockAttempts?: number;
   /** Wait between tries (ms). Default 100, as Codex's. */
   readonly lockRetryMs?: number;
