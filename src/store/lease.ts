@@ -57,8 +57,8 @@ export interface LeaseOptions {
   readonly lockRetries?: number;
 }
 
-/** Lease releases run at once at most (each holds a few file descriptors while it runs). */
-const MAX_CONCURRENT_RELEASES = 64;
+/** Lease files created or released at once at most (each holds file descriptors while it runs). */
+const MAX_CONCURRENT_FILE_OPS = 64;
 
 /** Leases held in this process, by lease path: two stores of one home in one process exclude each other too. */
 const heldHere = new Map<string, LeaseManager>();
@@ -84,9 +84,9 @@ export class LeaseManager {
   /** Releases under way (awaited by `releaseAll`, so a process never exits in the middle of one). */
   readonly #releasing = new Set<Promise<void>>();
   #heartbeat: NodeJS.Timeout | null = null;
-  /** Releases running now, and those waiting for a turn (each takes a lock and writes a file). */
-  #releasesRunning = 0;
-  readonly #releasesWaiting: (() => void)[] = [];
+  /** Lease creations and releases running now, and those waiting for a turn. */
+  #fileOpsRunning = 0;
+  readonly #fileOpsWaiting: (() => void)[] = [];
 
   constructor(home: string, fs: FileSystem, options: LeaseOptions = {}) {
     this.#dir = join(home, 'leases');
@@ -153,7 +153,7 @@ export class LeaseManager {
     if (mine) return mine;
     const path = this.path(id);
     // A conversation never leased before (a new one): creating its lease file is the lease.
-    const fresh = await this.#create(id, path);
+    const fresh = await this.#bounded(() => this.#create(id, path));
     if (fresh) {
       this.#held.set(id, fresh);
       heldHere.set(path, this);
@@ -231,7 +231,7 @@ export class LeaseManager {
     if (!lease) return;
     this.#held.delete(id);
     if (this.#held.size === 0) this.#stopHeartbeat();
-    const releasing = this.#boundedRelease(() =>
+    const releasing = this.#bounded(() =>
       this.#exclusive(lease.path, async () => {
         const current = await this.#read(lease.path);
         if (!current || current.token !== lease.token) return;
@@ -257,17 +257,18 @@ export class LeaseManager {
 
   /** Release every lease. */
   /**
-   * Run a release when fewer than `MAX_CONCURRENT_RELEASES` run: releasing thousands of
-   * leases at once (a shutdown) would otherwise run out of file descriptors.
+   * Run a lease creation or release when fewer than `MAX_CONCURRENT_FILE_OPS` run: starting
+   * or shutting down tens of thousands of conversations at once would otherwise run out of
+   * file descriptors.
    */
-  async #boundedRelease(fn: () => Promise<void>): Promise<void> {
-    if (this.#releasesRunning >= MAX_CONCURRENT_RELEASES) await new Promise<void>((resolve) => this.#releasesWaiting.push(resolve));
-    this.#releasesRunning++;
+  async #bounded<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#fileOpsRunning >= MAX_CONCURRENT_FILE_OPS) await new Promise<void>((resolve) => this.#fileOpsWaiting.push(resolve));
+    this.#fileOpsRunning++;
     try {
-      await fn();
+      return await fn();
     } finally {
-      this.#releasesRunning--;
-      this.#releasesWaiting.shift()?.();
+      this.#fileOpsRunning--;
+      this.#fileOpsWaiting.shift()?.();
     }
   }
 
