@@ -115,6 +115,27 @@ export class SessionLockedError extends ColloquyError {
   }
 }
 
+/**
+ * The conversation cannot be deleted: other conversations were forked from it, and a fork
+ * reads the turns it was forked with from its source's log. Delete the forks first (or
+ * archive the source instead). Nothing was changed.
+ */
+export class ConversationHasForksError extends ColloquyError {
+  readonly sessionId: string;
+  /** The ids of the conversations forked from it (active and archived). */
+  readonly forks: readonly string[];
+  constructor(sessionId: string, forks: readonly string[]) {
+    const n = forks.length;
+    const list = n > 3 ? `${forks.slice(0, 3).join(', ')} and ${n - 3} more` : forks.join(', ');
+    super(
+      'has_forks',
+      `not deleting ${sessionId}: ${n === 1 ? 'a conversation was' : `${n} conversations were`} forked from it (${list}) and ${n === 1 ? 'reads its' : 'read their'} first turns from its log; delete ${n === 1 ? 'that fork' : 'those forks'} first, or archive this conversation instead`,
+    );
+    this.sessionId = sessionId;
+    this.forks = forks;
+  }
+}
+
 /** The turn failed (agent or tool error). The conversation is in `error`; `retry` runs the turn again. */
 export class TurnFailedError extends ColloquyError {
   readonly turnId: string;

@@ -12,7 +12,7 @@ import { DEFAULT_RESTART_POLICY, supervisorMachine, type RestartPolicy, type Spa
 import { turnMachine } from '../../machines/turn.machine.js';
 import type { Agent } from '../agents/agent.js';
 import { localAgent } from '../agents/local.js';
-import { ColloquyError, InvalidOpError, RuntimeClosedError, SessionNotFoundError, StoreError } from '../errors.js';
+import { ColloquyError, ConversationHasForksError, InvalidOpError, RuntimeClosedError, SessionNotFoundError, StoreError } from '../errors.js';
 import { assertConversationId, idTime, newConversationId } from '../protocol/ids.js';
 import { ApprovalPolicySchema } from '../protocol/ops.js';
 import { LOG_FORMAT_VERSION, MetadataSchema, type ConversationConfig, type LogRecord, type SessionMetaPayload } from '../protocol/records.js';
@@ -587,13 +587,41 @@ export class Runtime {
     await this.store.unarchive(assertConversationId(id));
   }
 
-  /** Delete a conversation for good (closing it first if it is loaded). */
+  /**
+   * Delete a conversation for good (closing it first if it is loaded): its log, side files and
+   * listing entry.
+   * @throws {ConversationHasForksError} when conversations were forked from it (they read their
+   *   first turns from its log); nothing is deleted.
+   */
   async delete(conversationId: string): Promise<void> {
     this.#open();
     const id = assertConversationId(conversationId);
+    const forks = await this.forks(id);
+    if (forks.length > 0) throw new ConversationHasForksError(id, forks);
     const resident = this.#residents.get(id);
     if (resident) await resident.close();
     await this.store.delete(id);
+  }
+
+  /**
+   * The conversations forked directly from `conversationId` (active and archived), oldest
+   * first: each reads the turns it was forked with from that conversation's log. Walks the
+   * listing index (one page per 1,000 conversations).
+   * @throws {InvalidIdError} for a malformed id.
+   */
+  async forks(conversationId: string): Promise<string[]> {
+    this.#open();
+    const id = assertConversationId(conversationId);
+    const forks: string[] = [];
+    for (const archived of [false, true]) {
+      let cursor: string | null = null;
+      do {
+        const page: ListPage = await this.list({ limit: 1000, sort: 'created', archived, cursor });
+        for (const summary of page.items) if (summary.forkedFrom?.id === id) forks.push(summary.id);
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+    }
+    return forks;
   }
 
   /**

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConversationBusyError,
   ConversationClosedError,
+  ConversationHasForksError,
   InvalidOpError,
   localAgent,
   SessionLockedError,
@@ -371,6 +372,27 @@ describe('runtime: history operations', () => {
     expect(convo.name).toBe('research');
     const page = await rt.list({ name: 'search', metadata: { team: 'a' } });
     expect(page.items.map((s) => s.id)).toEqual([convo.id]);
+  });
+
+  it('refuses to delete a conversation others were forked from, until the forks are gone', async () => {
+    const home = await tempHome();
+    const rt = runtime({ home });
+    const source = await rt.start();
+    await source.run('the beginning');
+    const fork = await rt.fork(source.id);
+    const archivedFork = await rt.fork(source.id);
+    await rt.archive(archivedFork.id);
+    expect(await rt.forks(source.id)).toEqual([fork.id, archivedFork.id]);
+    const refused = await rt.delete(source.id).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ConversationHasForksError);
+    expect(refused).toMatchObject({ code: 'has_forks', sessionId: source.id, forks: [fork.id, archivedFork.id] });
+    // Nothing was deleted: the source and its forks still read.
+    expect((await rt.read(source.id)).turns).toHaveLength(1);
+    expect((await rt.read(fork.id)).turns).toHaveLength(1);
+    await rt.delete(fork.id);
+    await rt.delete(archivedFork.id);
+    await rt.delete(source.id);
+    await expect(rt.read(source.id)).rejects.toBeInstanceOf(SessionNotFoundError);
   });
 });
 

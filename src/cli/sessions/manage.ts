@@ -4,7 +4,7 @@
  * only with `--yes`).
  */
 import { createInterface } from 'node:readline';
-import { InvalidOpError, SessionNotFoundError } from '../../errors.js';
+import { ConversationHasForksError, InvalidOpError, SessionNotFoundError } from '../../errors.js';
 import { assertConversationId } from '../../protocol/ids.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { UsageError } from '../config.js';
@@ -115,20 +115,6 @@ export function confirm(io: CommandIO, question: string): Promise<boolean> {
   });
 }
 
-/** The conversations forked from `id` (active and archived): each reads its beginning from `id`'s log. */
-async function forksOf(runtime: Runtime, id: string): Promise<string[]> {
-  const forks: string[] = [];
-  for (const archived of [false, true]) {
-    let cursor: string | null = null;
-    do {
-      const page = await runtime.list({ limit: 1000, sort: 'created', archived, cursor });
-      for (const s of page.items) if (s.forkedFrom?.id === id) forks.push(s.id);
-      cursor = page.nextCursor;
-    } while (cursor !== null);
-  }
-  return forks;
-}
-
 /**
  * `sessions rm <id>`: delete a conversation for good. On a terminal it asks first (unless
  * `--yes`); when stdin is not a terminal, `--yes` is required (a usage error otherwise). A
@@ -144,13 +130,8 @@ export async function runRemove(id: string, options: ManageOptions, io: CommandI
     // Taken before asking: a conversation another process is writing is refused at once.
     return exclusively(runtime, summary.id, async () => {
       // A fork keeps only what it added: the turns it was forked with are read from this log.
-      const forks = await forksOf(runtime, summary.id);
-      if (forks.length > 0) {
-        const list = forks.length > 3 ? `${forks.slice(0, 3).join(', ')} and ${forks.length - 3} more` : forks.join(', ');
-        throw new Error(
-          `not deleting ${summary.id}: ${forks.length === 1 ? 'a conversation was' : `${forks.length} conversations were`} forked from it (${list}) and ${forks.length === 1 ? 'reads its' : 'read their'} first turns from its log; delete ${forks.length === 1 ? 'that fork' : 'those forks'} first, or archive this conversation instead`,
-        );
-      }
+      const forks = await runtime.forks(summary.id);
+      if (forks.length > 0) throw new ConversationHasForksError(summary.id, forks);
       if (!options.yes) {
         const what = `${summary.id}${summary.name !== undefined ? ` "${summary.name}"` : ''}${summary.archived ? ' (archived)' : ''}`;
         if (!(await confirm(io, `Delete conversation ${what} for good? This cannot be undone. [y/N] `))) {
