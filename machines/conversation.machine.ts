@@ -491,6 +491,8 @@ function contextOverridden(ctx: ConversationContext, e: OpEvent & { type: 'overr
   if (e.cwd !== undefined) config.cwd = e.cwd;
   if (e.approvalPolicy !== undefined) config.approvalPolicy = e.approvalPolicy;
   if (e.sandbox !== undefined) config.sandbox = e.sandbox;
+  if (e.outputSchema === null) delete config.outputSchema;
+  else if (e.outputSchema !== undefined) config.outputSchema = e.outputSchema;
   return { ctx: { config }, records: [draft('turn_context', { turn_id: null, config })] };
 }
 

@@ -307,6 +307,9 @@ export async function runExec(options: ExecOptions, io: ExecIO): Promise<number>
         ...(cwd !== undefined ? { cwd } : {}),
         ...(approvalPolicy !== undefined ? { approvalPolicy } : {}),
         ...(options.sandbox !== undefined ? { sandbox: options.sandbox } : {}),
+        // As Codex exec, the output schema belongs to this turn: given, it applies; not given,
+        // an earlier turn's schema no longer does.
+        ...(outputSchema !== undefined ? { outputSchema } : conversation.config.outputSchema !== undefined ? { outputSchema: null } : {}),
       };
       if (Object.keys(overrides).length > 0) await conversation.overrideTurnContext(overrides);
     } else {

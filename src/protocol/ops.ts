@@ -80,6 +80,11 @@ const OverrideTurnContextOp = z.strictObject({
   approvalPolicy: z.optional(ApprovalPolicySchema),
   /** Sandbox mode, recorded with the turns (e.g. `workspace-write`). */
   sandbox: z.optional(z.string()),
+  /**
+   * JSON Schema the final message of later turns should follow; `null` removes it (as Codex
+   * exec, where each turn carries its own `--output-schema`).
+   */
+  outputSchema: z.optional(z.unknown()),
 });
 /** Name the conversation (shown in listings). */
 const SetNameOp = z.strictObject({

@@ -229,9 +229,15 @@ describe('@openai/codex-sdk driving colloquy', () => {
     const record = await read(home, thread.id as string);
     expect(record.config).toMatchObject({ model: 'm', cwd: dir, sandbox: 'workspace-write', approvalPolicy: 'on-request', outputSchema: schema });
 
-    // And on resume (the SDK then passes `resume <id>` after all of them).
+    // And on resume (the SDK then passes `resume <id>` after all of them). The output schema is
+    // the turn's, as in Codex: a turn without one drops it, a turn with another one uses that.
     const again = await thread.run('again');
     expect(again.finalResponse).toContain('Turn 2');
+    expect((await read(home, thread.id as string)).config.outputSchema).toBeUndefined();
+    const other = { type: 'object', properties: { n: { type: 'number' } }, required: ['n'], additionalProperties: false };
+    const third = await thread.run('third', { outputSchema: other });
+    expect(third.finalResponse).toContain('Turn 3');
+    expect((await read(home, thread.id as string)).config.outputSchema).toEqual(other);
   }, 40_000);
 
   it('config: { agent_script } in new Codex({ config }) reaches the CLI', async () => {
