@@ -596,7 +596,18 @@ function boot(ctx: ConversationContext, plan: BootPlan): Step {
       },
     };
   }
-  if (open) records.push(draft('event', { type: 'turn.aborted', turn_id: open.id, reason: 'restart', usage: ctx.usage }));
+  if (open) {
+    // The process ended during this turn: it ends aborted, as an interrupted one does. Tool
+    // calls it recorded as running get their (aborted) end, and the model gets a marker.
+    for (const item of open.items) {
+      if ('status' in item && item.status === 'in_progress') records.push(draft('item', { turn_id: open.id, item: abortedItem(item) }));
+    }
+    if (open.kind === 'regular') {
+      const marker: ThreadItem = { id: `aborted_${open.id}`, type: 'turn_aborted', reason: 'restart', text: abortMarkerText('restart') };
+      records.push(draft('item', { turn_id: open.id, item: marker }));
+    }
+    records.push(draft('event', { type: 'turn.aborted', turn_id: open.id, reason: 'restart', usage: ctx.usage }));
+  }
   if (plan.failed) {
     const f = plan.failed;
     patch = {

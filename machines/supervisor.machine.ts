@@ -34,6 +34,11 @@ export const DEFAULT_RESTART_POLICY: RestartPolicy = { maxRestarts: 3, windowMs:
 
 export type SupervisorEvent =
   | { type: 'conversation.spawn'; id: string; origin: SpawnOrigin; input: ConversationInput }
+  /**
+   * A dormant conversation (started, its `session_meta` durable, no actor yet) got its actor on
+   * first use: counted as spawned and resident from now on, like a `conversation.spawn`.
+   */
+  | { type: 'conversation.activated'; id: string }
   | { type: 'conversation.terminate'; id: string }
   | { type: 'conversation.exited'; id: string }
   | { type: 'conversation.failed'; id: string; error: unknown; at: number }
@@ -159,6 +164,12 @@ export const supervisorMachine = setup({
             ],
           },
         ],
+        'conversation.activated': {
+          actions: assign({
+            resident: ({ context }) => context.resident + 1,
+            spawned: ({ context }) => context.spawned + 1,
+          }),
+        },
         'conversation.restart': {
           actions: { type: 'restartConversation', params: ({ event }) => ({ id: event.id }) },
         },

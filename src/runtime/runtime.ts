@@ -422,7 +422,10 @@ export class Runtime {
     const handle = new Conversation(id, fold, this.#conversationDeps());
     handle.sleep({
       wake: () => {
+        // Created here, synchronously (the op that woke it is delivered next), and reported to
+        // the supervisor, which counts it and supervises it from now on like any other.
         this.#create(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
+        this.#supervisor.send({ type: 'conversation.activated', id });
       },
       retire: () => {
         if (this.#residents.get(id) === handle) this.#residents.delete(id);

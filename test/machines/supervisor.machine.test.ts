@@ -35,6 +35,17 @@ describe('supervisor machine', () => {
     expect(actor.getSnapshot().context.resident).toBe(0);
   });
 
+  it('counts a dormant conversation activated on first use as spawned and resident', () => {
+    const { actor, calls } = harness();
+    actor.send({ type: 'conversation.activated', id: 'A' });
+    expect(actor.getSnapshot().context).toMatchObject({ resident: 1, spawned: 1 });
+    // Its actor already exists: nothing is spawned for it.
+    expect(calls).toEqual([]);
+    actor.send({ type: 'conversation.exited', id: 'A' });
+    expect(actor.getSnapshot().context.resident).toBe(0);
+    expect(calls).toEqual(['release A']);
+  });
+
   it('restarts a failed conversation after an exponential backoff, within its budget', () => {
     const { actor, calls, clock } = harness();
     actor.send({ type: 'conversation.spawn', id: 'A', origin: 'start', input: input('A') });

@@ -43,6 +43,23 @@ describe('started conversations are dormant until used', () => {
     expect(again.turns).toHaveLength(1);
   });
 
+  it('is supervised once used: the supervisor counts it as spawned and resident', async () => {
+    let supervisor: { resident: number; spawned: number } | undefined;
+    const rt = runtime({
+      inspect: (e) => {
+        if (e.type === '@xstate.snapshot' && (e.actorRef as { id?: string }).id === 'supervisor') {
+          supervisor = (e.snapshot as unknown as { context: { resident: number; spawned: number } }).context;
+        }
+      },
+    });
+    const used = await rt.start();
+    await rt.start();
+    await used.run('hello');
+    expect(supervisor).toMatchObject({ resident: 1, spawned: 1 });
+    await used.close();
+    expect(supervisor?.resident).toBe(0);
+  });
+
   it('takes an op submitted while dormant', async () => {
     const rt = runtime();
     const convo = await rt.start();

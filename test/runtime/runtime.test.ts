@@ -499,6 +499,9 @@ describe('runtime: queued input across a crash', () => {
       ['completed', { text: 'second' }],
     ]);
     expect(read.turns[0]?.reason).toBe('restart');
+    // Like any aborted turn, it leaves the model a marker, in the log and in the history.
+    expect(read.turns[0]?.items.find((i) => i.type === 'turn_aborted')).toMatchObject({ reason: 'restart' });
+    expect(resumed.historyItems().filter((i) => i.type === 'turn_aborted')).toHaveLength(1);
     expect(read.pending.input).toEqual([]);
     // Resuming again runs nothing more.
     await second.shutdown();
