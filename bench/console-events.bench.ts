@@ -1,83 +1,103 @@
 /**
- * Console event delivery: N conversations run T turns each (local agent, memory store) while
+ * Console event delivery: N conversations run T turns each (local agent, file store, `sync`) while
  * WebSocket clients of the control server (`runtime.serve()`) are subscribed to every one of
  * them, as the console is. Reports the conversation events delivered per second to one
  * subscriber (wall clock, from the first turn until the subscriber has received every turn's
  * end), every message the server pushed (events and state changes) and the bytes, and the same
- * with two subscribers (each sees every event). The baseline is the same turns with an
- * in-process `Conversation.subscribe` listener and no server. The clients run in the same
- * process as the server, so their parsing shares its CPU.
+ * with two subscribers (each sees every event; each subscriber in a worker thread of its own,
+ * as a browser is a process of its own). The baseline is the same turns with an
+ * in-process `Conversation.subscribe` listener and no server. The subscribers share the
+ * machine's two cores with the server.
  */
-import { WebSocket } from 'ws';
-import { createRuntime, MemoryStore, type Conversation, type Runtime } from '../src/index.js';
-import type { ControlServer, ServerMessage } from '../src/server/index.js';
+import { Worker } from 'node:worker_threads';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime, type Conversation, type Runtime } from '../src/index.js';
+import type { ControlServer } from '../src/server/index.js';
 import { report, smoke } from './machine.js';
 
-const conversations = smoke ? 10 : Number(process.env.BENCH_CONVERSATIONS ?? 200);
+const conversations = smoke ? 10 : Number(process.env.BENCH_CONVERSATIONS ?? 1_000);
 const turns = smoke ? 3 : Number(process.env.BENCH_TURNS ?? 20);
 
 interface Subscriber {
   events: number;
   messages: number;
   bytes: number;
-  ends: number;
-  /** Resolves once `count` turn ends arrived. */
+  /** Resolves once `count` turn ends arrived (rejects if the server dropped the client). */
   untilEnds(count: number): Promise<void>;
-  close(): void;
+  close(): Promise<void>;
 }
 
+/**
+ * The subscriber runs in a worker thread: its own event loop, as a browser tab is its own
+ * process, so reading the socket is not starved by the turns running in this thread (an
+ * in-thread client falls behind and the server drops it once 32 MB are queued for it).
+ */
+const SUBSCRIBER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { WebSocket } = require(workerData.ws);
+const ws = new WebSocket(workerData.url, { headers: { authorization: 'Bearer ' + workerData.token } });
+const ids = workerData.ids;
+const subscribed = new Set();
+let measuring = false, events = 0, messages = 0, bytes = 0, ends = 0, target = Infinity;
+const done = () => parentPort.postMessage({ type: 'done', events, messages, bytes });
+ws.on('open', () => { for (const id of ids) ws.send(JSON.stringify({ type: 'subscribe', conversationId: id })); });
+ws.on('error', (err) => parentPort.postMessage({ type: 'failed', reason: String(err) }));
+ws.on('close', (code, reason) => { if (ends < target) parentPort.postMessage({ type: 'failed', reason: 'closed ' + code + ' ' + reason }); });
+ws.on('message', (data) => {
+  const message = JSON.parse(data.toString());
+  if (measuring) { messages++; bytes += data.length; }
+  if (message.type === 'event') {
+    if (measuring) events++;
+    const type = message.event.type;
+    if (measuring && (type === 'turn.completed' || type === 'turn.failed' || type === 'turn.aborted') && ++ends >= target) done();
+  } else if (message.type === 'state' && !subscribed.has(message.conversationId)) {
+    subscribed.add(message.conversationId);
+    if (subscribed.size === ids.length) { measuring = true; parentPort.postMessage({ type: 'ready' }); }
+  } else if (message.type === 'error') {
+    parentPort.postMessage({ type: 'failed', reason: message.code + ': ' + message.message });
+  }
+});
+parentPort.on('message', (m) => { if (m.type === 'until') { target = m.count; if (ends >= target) done(); } else if (m.type === 'close') ws.close(); });
+`;
+
 async function subscriber(server: ControlServer, ids: readonly string[]): Promise<Subscriber> {
-  const ws = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${server.token}` } });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
+  const worker = new Worker(SUBSCRIBER, { eval: true, workerData: { url: server.wsUrl, token: server.token, ids, ws: require.resolve('ws') } });
+  let fail: (err: Error) => void = () => {};
+  let finish: (m: { events: number; messages: number; bytes: number }) => void = () => {};
+  let ready: () => void = () => {};
+  worker.on('message', (m: { type: string; reason?: string; events: number; messages: number; bytes: number }) => {
+    if (m.type === 'ready') ready();
+    else if (m.type === 'done') finish(m);
+    else if (m.type === 'failed') fail(new Error(`the subscriber failed: ${m.reason}`));
   });
-  const subscribed = new Set<string>();
-  let onSubscribed = (): void => {};
-  let onEnd = (): void => {};
+  worker.on('error', (err) => fail(err));
+  await new Promise<void>((resolve, reject) => {
+    ready = resolve;
+    fail = reject;
+  });
   const s: Subscriber = {
     events: 0,
     messages: 0,
     bytes: 0,
-    ends: 0,
     untilEnds(count) {
-      return new Promise((resolve) => {
-        onEnd = () => {
-          if (s.ends >= count) resolve();
+      return new Promise((resolve, reject) => {
+        fail = reject;
+        finish = (m) => {
+          s.events = m.events;
+          s.messages = m.messages;
+          s.bytes = m.bytes;
+          resolve();
         };
-        onEnd();
+        worker.postMessage({ type: 'until', count });
       });
     },
-    close: () => ws.close(),
+    close: async () => {
+      worker.postMessage({ type: 'close' });
+      await worker.terminate();
+    },
   };
-  ws.on('message', (data: Buffer) => {
-    s.messages++;
-    s.bytes += data.length;
-    const message = JSON.parse(data.toString()) as ServerMessage;
-    if (message.type === 'event') {
-      s.events++;
-      const type = message.event.type;
-      if (type === 'turn.completed' || type === 'turn.failed' || type === 'turn.aborted') {
-        s.ends++;
-        onEnd();
-      }
-    } else if (message.type === 'state' && !subscribed.has(message.conversationId)) {
-      subscribed.add(message.conversationId);
-      onSubscribed();
-    } else if (message.type === 'error') {
-      throw new Error(`the server answered with an error: ${message.code}: ${message.message}`);
-    }
-  });
-  await new Promise<void>((resolve) => {
-    onSubscribed = () => {
-      if (subscribed.size === ids.length) resolve();
-    };
-    for (const id of ids) ws.send(JSON.stringify({ type: 'subscribe', conversationId: id }));
-  });
-  // From here on, count only what the measured turns produce.
-  s.events = 0;
-  s.messages = 0;
-  s.bytes = 0;
   return s;
 }
 
@@ -90,7 +110,10 @@ async function runTurns(convos: readonly Conversation[]): Promise<void> {
 }
 
 async function setup(): Promise<{ runtime: Runtime; convos: Conversation[] }> {
-  const runtime = createRuntime({ store: new MemoryStore(), durability: 'none' });
+  // The file store with durability `sync`, as a deployment runs: turns wait on fsync, so the
+  // event loop also serves the sockets (with a memory store and an agent that answers at once,
+  // turns run back to back in microtasks and starve the sockets' writes).
+  const runtime = createRuntime({ home: mkdtempSync(join(tmpdir(), 'colloquy-bench-console-')), durability: 'sync' });
   const convos = await Promise.all(Array.from({ length: conversations }, () => runtime.start()));
   await Promise.all(convos.map((c) => c.run('warm up')));
   return { runtime, convos };
@@ -110,7 +133,7 @@ async function viaServer(subscribers: number): Promise<Record<string, unknown>> 
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const first = subs[0] as Subscriber;
-    for (const s of subs) s.close();
+    await Promise.all(subs.map((s) => s.close()));
     return {
       subscribers,
       turns: conversations * turns,
