@@ -52,30 +52,7 @@ export function findCodex(): CodexBinary | { skipped: string } {
   }
 }
 
-export const MOCK_MODEL = 'mock-model';
-
-/** `codex exec` arguments for a run against the mock server. */
-export function execArgs(mockBaseUrl: string, work: string, rest: string[]): string[] {
-  const provider = `model_providers.mock={ name = "mock", base_url = "${mockBaseUrl}", wire_api = "responses", env_key = "MOCK_API_KEY" }`;
-  return [
-    'exec',
-    '--json',
-    '--skip-git-repo-check',
-    '--cd',
-    work,
-    '--sandbox',
-    'danger-full-access',
-    '-c',
-    'approval_policy="never"',
-    '-c',
-    provider,
-    '-c',
-    'model_provider="mock"',
-    '--model',
-    MOCK_MODEL,
-    ...rest,
-  ];
-}
+export { MOCK_MODEL, codexExecArgs as execArgs } from '../scripts/codex-exec.mjs';
 
 export interface Timed {
   ms: number;

@@ -28,6 +28,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { codexExecArgs, MOCK_MODEL as MODEL } from './codex-exec.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -36,7 +37,6 @@ const { values: args } = parseArgs({
     'codex-version': { type: 'string', default: '0.169.0' },
   },
 });
-const MODEL = 'mock-model';
 const PROCESS_TIMEOUT_MS = 120_000;
 
 function log(message) {
@@ -107,26 +107,7 @@ class Scenario {
   }
 
   argv(prompt, resume) {
-    const provider = `model_providers.mock={ name = "mock", base_url = "${this.mock.baseUrl}", wire_api = "responses", env_key = "MOCK_API_KEY" }`;
-    return [
-      'exec',
-      '--json',
-      '--skip-git-repo-check',
-      '--cd',
-      this.work,
-      '--sandbox',
-      'danger-full-access',
-      '-c',
-      'approval_policy="never"',
-      '-c',
-      provider,
-      '-c',
-      'model_provider="mock"',
-      '--model',
-      MODEL,
-      ...(resume ? ['resume', this.threadId] : []),
-      prompt,
-    ];
+    return codexExecArgs(this.mock.baseUrl, this.work, [...(resume ? ['resume', this.threadId] : []), prompt]);
   }
 
   /** Start one `codex exec` (a resume once the thread exists). */
