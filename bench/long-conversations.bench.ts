@@ -10,7 +10,7 @@
  * Peers whose per-turn cost grows with history are stopped after a deadline (default 90 s
  * per run, `BENCH_DEADLINE_MS`) or at 4 GiB RSS, and the figure says so.
  */
-import { agentsColloquy, agentsMemory, colloquy, langGraphMemory, langGraphSqlite, measure, ratio, withSide, type OpenSide } from './peers.js';
+import { agentsColloquy, agentsMemory, colloquy, langGraphMemory, langGraphSqlite, measure, sqliteMissing, ratio, withSide, type OpenSide } from './peers.js';
 import { report, smoke } from './machine.js';
 
 const shortTurns = smoke ? 2 : 20;
@@ -36,8 +36,10 @@ async function shortRate(open: OpenSide, conversations: number, total: number): 
   return Math.round(turns / seconds);
 }
 
-const sides = [colloquy, langGraphMemory, langGraphSqlite, agentsMemory, agentsColloquy];
+const noSqlite = sqliteMissing();
+const sides = [colloquy, langGraphMemory, ...(noSqlite ? [] : [langGraphSqlite]), agentsMemory, agentsColloquy];
 const figures: Record<string, Record<string, unknown>> = {};
+if (noSqlite) figures[`${langGraphSqlite.label}: skipped`] = { reason: noSqlite };
 for (const run of runs) {
   for (const side of sides) {
     const row = await withSide(side, async (open) => {

@@ -7,15 +7,17 @@
  * the ratio Colloquy / peer (turns/s: above 1 means Colloquy is faster; CPU: below 1 means
  * Colloquy spends less). See bench/peers.ts for how each side runs a turn.
  */
-import { agentsColloquy, agentsMemory, colloquy, langGraphMemory, langGraphSqlite, measure, ratio, withSide, type Measured } from './peers.js';
+import { agentsColloquy, agentsMemory, colloquy, langGraphMemory, langGraphSqlite, measure, sqliteMissing, ratio, withSide, type Measured } from './peers.js';
 import { report, smoke } from './machine.js';
 
 const conversations = smoke ? 5 : Number(process.env.BENCH_CONVERSATIONS ?? 1_000);
 const turns = smoke ? 2 : Number(process.env.BENCH_TURNS ?? 20);
 const deadlineMs = Number(process.env.BENCH_DEADLINE_MS ?? 300_000);
 
-const sides = [colloquy, langGraphMemory, langGraphSqlite, agentsMemory, agentsColloquy];
+const noSqlite = sqliteMissing();
+const sides = [colloquy, langGraphMemory, ...(noSqlite ? [] : [langGraphSqlite]), agentsMemory, agentsColloquy];
 const figures: Record<string, Record<string, unknown>> = {};
+if (noSqlite) figures[`${langGraphSqlite.label}: skipped`] = { reason: noSqlite };
 const measured = new Map<string, Measured>();
 for (const side of sides) {
   const m = await withSide(side, (open) => measure(open, { conversations, turns, deadlineMs }));

@@ -103,6 +103,21 @@ export const langGraphMemory: Side = {
   open: () => langGraph('memory'),
 };
 
+/**
+ * Why LangGraph's `SqliteSaver` cannot run here, or null when it can: its native SQLite binding
+ * (better-sqlite3) is not compiled by `npm ci` (the project's `allowScripts` skips its install
+ * script, a build of several minutes); `npm run bench` builds it first (`bench/sqlite.mjs`).
+ */
+export function sqliteMissing(): string | null {
+  try {
+    const Database = require('better-sqlite3') as new (file: string) => { close(): void };
+    new Database(':memory:').close();
+    return null;
+  } catch (err) {
+    return `better-sqlite3 has no native binding (${(err as Error).message.split('\n')[0]}): run \`node bench/sqlite.mjs\` once, or \`npm run bench\``;
+  }
+}
+
 /** Filled in by `open()`: SQLite's `synchronous` setting as the saver runs it. */
 export const sqliteSetting: { synchronous?: string } = {};
 

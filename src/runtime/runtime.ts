@@ -371,6 +371,10 @@ export class Runtime {
    */
   async start(options: StartOptions = {}): Promise<Conversation> {
     this.#open();
+    // A parsed object drops an own `__proto__` key: refused, so metadata is never silently lost.
+    if (options.metadata && Object.hasOwn(options.metadata, '__proto__')) {
+      throw new InvalidOpError([{ path: ['metadata', '__proto__'], message: 'a metadata key cannot be "__proto__"' }], 'start options');
+    }
     const o = parseOrThrow(StartOptionsSchema, options, 'start options');
     const defaults = this.#options.defaults ?? {};
     const id = newConversationId();

@@ -99,6 +99,12 @@ describe('inspection relay', () => {
     expect(turnActor, 'the turn actor is registered as a child').toBeDefined();
     expect(turnActor!.rootId).toBe(root);
 
+    // Snapshots reach the UI through the relay after the turn's end: wait for the last one.
+    const lastValue = (): string | undefined => {
+      const snapshots = ui.messages.filter((m) => m.sessionId === root && m.type === '@xstate.snapshot');
+      return JSON.stringify(snapshots.at(-1)?.snapshot?.value);
+    };
+    await until(() => lastValue() === '"idle"', 'the conversation back in idle');
     const ofConversation = ui.messages.filter((m) => m.sessionId === root);
     const eventTypes = ofConversation.filter((m) => m.type === '@xstate.event').map((m) => m.event!.type);
     expect(eventTypes).toEqual(expect.arrayContaining(['user_input', 'approval', 'persist.ack']));

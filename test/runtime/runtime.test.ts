@@ -374,6 +374,13 @@ describe('runtime: history operations', () => {
     expect(page.items.map((s) => s.id)).toEqual([convo.id]);
   });
 
+  it('refuses a metadata key "__proto__" (it could not be read back) and starts nothing', async () => {
+    const rt = runtime();
+    const metadata = JSON.parse('{"__proto__": "x", "team": "a"}') as Record<string, string>;
+    await expect(rt.start({ metadata })).rejects.toBeInstanceOf(InvalidOpError);
+    expect((await rt.list()).items).toEqual([]);
+  });
+
   it('refuses to delete a conversation others were forked from, until the forks are gone', async () => {
     const home = await tempHome();
     const rt = runtime({ home });

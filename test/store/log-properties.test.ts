@@ -79,7 +79,7 @@ function recordArbs(text: fc.Arbitrary<string>) {
     { model: text, instructions: text, cwd: text, approvalPolicy, sandbox: shortText, outputSchema: json },
     { requiredKeys: ['model', 'cwd', 'approvalPolicy'] },
   );
-  const metadata = fc.dictionary(text, fc.oneof(text, int, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null)), { maxKeys: 4 });
+  const metadata = fc.dictionary(text.filter((key) => key !== '__proto__'), fc.oneof(text, int, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null)), { maxKeys: 4 });
   const toolStatus = fc.constantFrom('in_progress', 'completed', 'failed', 'declined') as fc.Arbitrary<'in_progress' | 'completed' | 'failed' | 'declined'>;
 
   const item: fc.Arbitrary<ThreadItem> = fc.oneof(
