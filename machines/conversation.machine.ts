@@ -150,6 +150,7 @@ export type InternalEmitted =
 
 export type ConversationEmitted = ThreadEvent | InternalEmitted;
 
+/** Every event the conversation machine accepts: validated ops, persistence acknowledgements and failures, and its turn actor's messages. */
 export type ConversationEvent =
   | OpEvent
   | TurnReport
@@ -714,6 +715,7 @@ const act = <E extends ConversationEvent>(reduce: Reducer<E>) =>
     execute(context, event, enqueue as unknown as Enqueue, self, reduce(context, event as E));
   });
 
+/** The conversation statechart (`idle`, `active`, `processing`, `error`, `closed`), with the turn actor provided by the runtime. Pure: effects are provided actors. */
 export const conversationMachine = base.extend({
   actions: {
     // Entry of the initial state: the event is XState's init event, which carries the input.

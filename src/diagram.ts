@@ -21,6 +21,7 @@ interface NodeShape {
   readonly parent?: NodeShape;
 }
 
+/** Options of `toMermaid`: which state nodes to highlight as active, and which events' transitions to leave out. */
 export interface DiagramOptions {
   /** State node ids to highlight (e.g. the active ones, `conversation.processing.streaming`). */
   readonly active?: readonly string[];

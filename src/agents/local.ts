@@ -13,6 +13,7 @@ import { runToolCall, toolRegistry } from './tools/call.js';
 import { shellTool } from './tools/shell-tool.js';
 import type { Tool } from './tools/tool.js';
 
+/** Options of `localAgent`: a script to replay instead of the built-in replies, and the limits of `!command`s (timeout in ms, output in bytes). */
 export interface LocalAgentOptions {
   /** Replay this script instead of answering (see `AgentScript`). */
   readonly script?: AgentScript;

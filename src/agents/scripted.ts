@@ -66,7 +66,9 @@ export const AgentScriptSchema = z.strictObject({
   /** When the conversation has more turns than the script: `fail` (default), replay the `last` turn, or `cycle`. */
   repeat: z.optional(z.enum(['fail', 'last', 'cycle'])),
 });
+/** A scripted-mode script (JSON): the turns to replay, each a list of steps, and what happens after the last (`repeat`). */
 export type AgentScript = z.infer<typeof AgentScriptSchema>;
+/** One step of a scripted turn: a message, reasoning, a command, a tool call, a todo list, a failure or a delay (ms). */
 export type ScriptStep = z.infer<typeof StepSchema>;
 
 /** A script that does not match `AgentScriptSchema`. `where` names the file, `field` the bad field. */

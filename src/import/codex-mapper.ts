@@ -205,20 +205,23 @@ export class CodexRolloutMapper {
     if (this.#state === 'before_meta') throw this.#noMeta(this.#lineNo);
     if (this.#state === 'head') this.#startBody();
     const open = this.#open;
-    if (open) {
-      if (open.explicit) {
-        this.#options.onIssue({
-          kind: 'unfinished_turn',
-          path: this.#options.path,
-          line: this.#lineNo,
-          detail: `turn ${open.id} has no task_complete or turn_aborted (Codex stopped mid-turn); imported as aborted`,
-        });
-        this.#close('aborted', 'restart');
-      } else {
-        this.#close('completed');
-      }
-    }
+    if (open) this.#closeOpen(open, 'Codex stopped mid-turn');
     return this.#drain();
+  }
+
+  /**
+   * Close the open turn: one Codex opened explicitly and never ended is imported as aborted (and
+   * reported); an implicit one (legacy rollouts have no turn events) as completed.
+   */
+  #closeOpen(open: OpenTurn, why: string): void {
+    if (!open.explicit) return this.#close('completed');
+    this.#options.onIssue({
+      kind: 'unfinished_turn',
+      path: this.#options.path,
+      line: this.#lineNo,
+      detail: `turn ${open.id} has no task_complete or turn_aborted (${why}); imported as aborted`,
+    });
+    this.#close('aborted', 'restart');
   }
 
   #noMeta(line: number): CorruptLogError {
@@ -529,19 +532,7 @@ export class CodexRolloutMapper {
       open.explicit = true;
       return;
     }
-    if (open) {
-      if (open.explicit) {
-        this.#options.onIssue({
-          kind: 'unfinished_turn',
-          path: this.#options.path,
-          line: this.#lineNo,
-          detail: `turn ${open.id} has no task_complete or turn_aborted before the next turn; imported as aborted`,
-        });
-        this.#close('aborted', 'restart');
-      } else {
-        this.#close('completed');
-      }
-    }
+    if (open) this.#closeOpen(open, 'before the next turn');
     this.#openTurn(true, codexTurnId);
   }
 

@@ -22,6 +22,7 @@ export type { CodexImportIssue } from './codex-mapper.js';
 /** A rollout file name, as Codex writes them (`rollout-<local time>-<thread uuid>.jsonl`). */
 export const CODEX_ROLLOUT_FILE = /^rollout-.*\.jsonl$/;
 
+/** Options of `importCodexRollout` / `importCodexRollouts`: how bad lines are treated, the durability and batch size of the writes, the new conversation's name, metadata and cwd, and where issues go. */
 export interface CodexImportOptions {
   /**
    * How lines that are not JSON objects are treated: `strict` (default) fails the import with a

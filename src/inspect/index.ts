@@ -26,6 +26,7 @@ export { conversationFilter, isForwarded, type InspectionFilter } from './filter
 export { CONTENT_FIELDS, hiddenText, OPAQUE_CONTENT_FIELDS, redactContent, sanitizeContext, sanitizeEvent, toPlain } from './redact.js';
 export { RELAY_HOST, startRelay, STATELY_INSPECTOR_URL, type Relay, type RelayOptions } from './relay.js';
 
+/** Options of `createInspection`: which conversations to stream, whether message content is shown, and the relay to start (its port) or connect to. */
 export interface InspectionOptions {
   /** The relay's port on 127.0.0.1. Default 0: any free port. Not used with `connect`. */
   readonly port?: number;

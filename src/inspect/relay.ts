@@ -22,7 +22,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { closeServers } from '../server/close.js';
+import { closeServers, listen } from '../server/lifecycle.js';
 
 /** Where the relay listens: always this address. */
 export const RELAY_HOST = '127.0.0.1';
@@ -30,6 +30,7 @@ export const RELAY_HOST = '127.0.0.1';
 /** The hosted Stately inspector the bridge page embeds (it needs internet access to load). */
 export const STATELY_INSPECTOR_URL = 'https://stately.ai/inspect';
 
+/** Options of `startRelay`: its port on 127.0.0.1 and what it keeps for clients that connect late. */
 export interface RelayOptions {
   /** TCP port on 127.0.0.1. Default 0: a free port chosen by the system. */
   readonly port?: number;
@@ -173,14 +174,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, RELAY_HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listen(server, options.port ?? 0, RELAY_HOST);
   port = address.port;
   let closing: Promise<void> | null = null;
 

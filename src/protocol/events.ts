@@ -18,10 +18,12 @@ import { ApprovalDecisionSchema } from './ops.js';
  * `store_failure` (the turn's records could not be written).
  */
 export const AbortReasonSchema = z.enum(['interrupted', 'replaced', 'shutdown', 'restart', 'store_failure']);
+/** Why a turn ended without completing: `interrupted` (an `interrupt` op, an `abort` approval decision or an aborted `signal`), `replaced` (input with mode `interrupt` started a new turn), `shutdown` (the conversation was closed or the runtime shut down mid-turn), `restart` (the process ended mid-turn; found when the log was resumed), `store_failure` (the turn's records could not be written): the type `AbortReasonSchema` parses to. */
 export type AbortReason = z.infer<typeof AbortReasonSchema>;
 
 /** The kind of a turn, as Codex's `TaskKind`. */
 export const TurnKindSchema = z.enum(['regular', 'review', 'compact']);
+/** The kind of a turn, as Codex's `TaskKind`: the type `TurnKindSchema` parses to. */
 export type TurnKind = z.infer<typeof TurnKindSchema>;
 
 /** A turn error as reported in `turn.failed` (as the Codex SDK's `ThreadError`, plus a code). */
@@ -31,6 +33,7 @@ export const TurnErrorSchema = z.object({
   /** A stable code for programs (e.g. the model endpoint's error code). */
   code: z.optional(z.string()),
 });
+/** A turn error as reported in `turn.failed` (as the Codex SDK's `ThreadError`, plus a code): the type `TurnErrorSchema` parses to. */
 export type TurnError = z.infer<typeof TurnErrorSchema>;
 
 /** The turn's id (a ULID). */
@@ -150,6 +153,7 @@ export const RateLimitSnapshotSchema = z.record(
   z.string(),
   z.object({ limit: z.optional(z.number()), remaining: z.optional(z.number()), reset_ms: z.optional(z.number()) }),
 );
+/** A model endpoint's rate limits, merged across responses (a field a response lacks keeps its last value): `requests` and `tokens`, each with `limit`, `remaining` and `reset_ms` (ms): the type `RateLimitSnapshotSchema` parses to. */
 export type RateLimitSnapshot = z.infer<typeof RateLimitSnapshotSchema>;
 
 /** New rate-limit figures from the model endpoint (not recorded). */

@@ -23,10 +23,12 @@ export const UserInputItemSchema = z.discriminatedUnion('type', [
     path: z.string().check(z.minLength(1)),
   }),
 ]);
+/** One part of user input: text, or an image file on the local disk (as the Codex SDK's `Input`): the type `UserInputItemSchema` parses to. */
 export type UserInputItem = z.infer<typeof UserInputItemSchema>;
 
 /** Lifecycle of a tool-like item, as the Codex SDK's `CommandExecutionStatus` plus `declined`. */
 export const ToolStatusSchema = z.enum(['in_progress', 'completed', 'failed', 'declined']);
+/** Lifecycle of a tool-like item, as the Codex SDK's `CommandExecutionStatus` plus `declined`: the type `ToolStatusSchema` parses to. */
 export type ToolStatus = z.infer<typeof ToolStatusSchema>;
 
 /** The item's id, unique in the conversation: `item_<n>` (`aborted_<turn id>` for a `turn_aborted` marker). */
@@ -201,16 +203,27 @@ export const ThreadItemSchema = z.discriminatedUnion('type', [
   TurnAbortedItemSchema,
 ]);
 
+/** The user's input to a turn, as recorded in history: the type `UserMessageItemSchema` parses to. */
 export type UserMessageItem = z.infer<typeof UserMessageItemSchema>;
+/** Text the agent addressed to the user: the type `AgentMessageItemSchema` parses to. */
 export type AgentMessageItem = z.infer<typeof AgentMessageItemSchema>;
+/** The agent's reasoning summary: the type `ReasoningItemSchema` parses to. */
 export type ReasoningItem = z.infer<typeof ReasoningItemSchema>;
+/** A shell command the agent ran or asked to run: the type `CommandExecutionItemSchema` parses to. */
 export type CommandExecutionItem = z.infer<typeof CommandExecutionItemSchema>;
+/** A set of file edits: the type `FileChangeItemSchema` parses to. */
 export type FileChangeItem = z.infer<typeof FileChangeItemSchema>;
+/** A call to a tool on an MCP server: the type `McpToolCallItemSchema` parses to. */
 export type McpToolCallItem = z.infer<typeof McpToolCallItemSchema>;
+/** A call to a function tool of the agent's own registry (Colloquy extension): the type `ToolCallItemSchema` parses to. */
 export type ToolCallItem = z.infer<typeof ToolCallItemSchema>;
+/** A web search the agent ran: the type `WebSearchItemSchema` parses to. */
 export type WebSearchItem = z.infer<typeof WebSearchItemSchema>;
+/** The agent's running plan: the type `TodoListItemSchema` parses to. */
 export type TodoListItem = z.infer<typeof TodoListItemSchema>;
+/** A non-fatal error surfaced as an item (as Codex exec reports warnings): the type `ErrorItemSchema` parses to. */
 export type ErrorItem = z.infer<typeof ErrorItemSchema>;
+/** The marker a turn that did not complete leaves in the history, so a model sees on its next turn that it was cut off (as Codex's `<turn_aborted>` message): the type `TurnAbortedItemSchema` parses to. */
 export type TurnAbortedItem = z.infer<typeof TurnAbortedItemSchema>;
 /** Any thread item (discriminated on `type`). */
 export type ThreadItem = z.infer<typeof ThreadItemSchema>;

@@ -14,6 +14,7 @@ import { UserInputItemSchema } from './items.js';
  * `on-failure` (ask when a command fails), `untrusted` (ask for all but trusted commands).
  */
 export const ApprovalPolicySchema = z.enum(['never', 'on-request', 'on-failure', 'untrusted']);
+/** When commands need the user's approval, as Codex's `approval_policy`: `never` (run without asking), `on-request` (ask for every command), `on-failure` (ask when a command fails), `untrusted` (ask for all but trusted commands): the type `ApprovalPolicySchema` parses to. */
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
 
 /**
@@ -23,6 +24,7 @@ export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
  * `abort` (deny and interrupt the turn).
  */
 export const ApprovalDecisionSchema = z.enum(['approved', 'approved_for_session', 'denied', 'abort']);
+/** An answer to an approval request, as Codex's `ReviewDecision`: `approved` (this call), `approved_for_session` (this and every later identical request in the conversation), `denied` (the call is declined, the turn goes on), `abort` (deny and interrupt the turn): the type `ApprovalDecisionSchema` parses to. */
 export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
 
 /**
@@ -32,6 +34,7 @@ export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
  * `reject` (refuse it with `ConversationBusyError`). When no turn runs, every mode starts a turn.
  */
 export const BusyModeSchema = z.enum(['steer', 'queue', 'interrupt', 'reject']);
+/** What to do with input that arrives while a turn is running: `steer` (inject it into the running turn before its next model call, Codex's behaviour), `queue` (run it as the next turn), `interrupt` (abort the running turn and start a new one), `reject` (refuse it with `ConversationBusyError`): the type `BusyModeSchema` parses to. */
 export type BusyMode = z.infer<typeof BusyModeSchema>;
 
 /** Settings a turn runs with. Recorded as `turn_context` records. */
@@ -43,6 +46,7 @@ export const TurnSettingsSchema = z.strictObject({
   sandbox: z.optional(z.string()),
   outputSchema: z.optional(z.unknown()),
 });
+/** Settings a turn runs with: the type `TurnSettingsSchema` parses to. */
 export type TurnSettings = z.infer<typeof TurnSettingsSchema>;
 
 /** Input from the user: starts a turn, or while one runs, follows `mode` (default `queue`). */
@@ -127,4 +131,5 @@ export const SubmissionSchema = z.strictObject({
   id: z.string().check(z.minLength(1), z.maxLength(128)),
   op: OpSchema,
 });
+/** A submission: an op with the id it is acknowledged under: the type `SubmissionSchema` parses to. */
 export type Submission = z.infer<typeof SubmissionSchema>;

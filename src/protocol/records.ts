@@ -30,10 +30,12 @@ export const ConversationConfigSchema = z.object({
   /** JSON Schema the final message of a turn should follow. */
   outputSchema: z.optional(z.unknown()),
 });
+/** Settings of a conversation's turns, stored in `session_meta.config` and `turn_context`: the type `ConversationConfigSchema` parses to. */
 export type ConversationConfig = z.infer<typeof ConversationConfigSchema>;
 
 /** Metadata values an orchestrator may attach to a conversation (filterable in listings). */
 export const MetadataSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+/** Metadata values an orchestrator may attach to a conversation (filterable in listings): the type `MetadataSchema` parses to. */
 export type Metadata = z.infer<typeof MetadataSchema>;
 
 /** Where a fork came from: the source conversation and the last of its `seq`s the fork includes. */
@@ -43,6 +45,7 @@ export const ForkOriginSchema = z.object({
   /** The last `seq` of the source's log that the fork includes. */
   up_to_seq: z.int().check(z.minimum(0)),
 });
+/** Where a fork came from: the source conversation and the last of its `seq`s the fork includes: the type `ForkOriginSchema` parses to. */
 export type ForkOrigin = z.infer<typeof ForkOriginSchema>;
 
 /** Line 0 of every log: the format version, the conversation's id, when it was created, its settings, and where it was forked from. */
@@ -61,6 +64,7 @@ export const SessionMetaPayloadSchema = z.object({
   /** What created the log: `colloquy`, or an import (`codex-import`). */
   source: z.optional(z.string()),
 });
+/** Line 0 of every log: the format version, the conversation's id, when it was created, its settings, and where it was forked from: the type `SessionMetaPayloadSchema` parses to. */
 export type SessionMetaPayload = z.infer<typeof SessionMetaPayloadSchema>;
 
 /** A completed item of a turn (model-visible history). */
@@ -69,6 +73,7 @@ export const ItemPayloadSchema = z.object({
   turn_id: z.string(),
   item: ThreadItemSchema,
 });
+/** A completed item of a turn (model-visible history): the type `ItemPayloadSchema` parses to. */
 export type ItemPayload = z.infer<typeof ItemPayloadSchema>;
 
 /** Turn lifecycle and thread facts, recorded as `event` records. */
@@ -119,6 +124,7 @@ export const RecordedEventSchema = z.discriminatedUnion('type', [
     name: z.string(),
   }),
 ]);
+/** Turn lifecycle and thread facts, recorded as `event` records: the type `RecordedEventSchema` parses to. */
 export type RecordedEvent = z.infer<typeof RecordedEventSchema>;
 
 /** The settings from here on: before a turn that changed them (`turn_id`), or after `override_turn_context` (`turn_id` null). */
@@ -127,6 +133,7 @@ export const TurnContextPayloadSchema = z.object({
   turn_id: z.nullable(z.string()),
   config: ConversationConfigSchema,
 });
+/** The settings from here on: before a turn that changed them (`turn_id`), or after `override_turn_context` (`turn_id` null): the type `TurnContextPayloadSchema` parses to. */
 export type TurnContextPayload = z.infer<typeof TurnContextPayloadSchema>;
 
 /**
@@ -161,6 +168,7 @@ export const CompactedPayloadSchema = z.object({
   /** Keys of the requests approved for the rest of the conversation (`approved_for_session`), e.g. `command:ls -la`. */
   session_approvals: z.array(z.string()),
 });
+/** A compaction: `summary` replaces the history before `kept_from_seq`; nothing is copied: the type `CompactedPayloadSchema` parses to. */
 export type CompactedPayload = z.infer<typeof CompactedPayloadSchema>;
 
 /** A turn waits for a decision on `item`: a pending approval that survives a restart. */
@@ -171,6 +179,7 @@ export const ApprovalRequestedPayloadSchema = z.object({
   call_id: z.string(),
   item: ThreadItemSchema,
 });
+/** A turn waits for a decision on `item`: a pending approval that survives a restart: the type `ApprovalRequestedPayloadSchema` parses to. */
 export type ApprovalRequestedPayload = z.infer<typeof ApprovalRequestedPayloadSchema>;
 
 /** A pending approval was decided (`approved_for_session` is remembered for the conversation). */
@@ -181,6 +190,7 @@ export const ApprovalResolvedPayloadSchema = z.object({
   call_id: z.string(),
   decision: ApprovalDecisionSchema,
 });
+/** A pending approval was decided (`approved_for_session` is remembered for the conversation): the type `ApprovalResolvedPayloadSchema` parses to. */
 export type ApprovalResolvedPayload = z.infer<typeof ApprovalResolvedPayloadSchema>;
 
 /** Input that arrived while a turn ran, to be run exactly once (queued, steered or replacing the turn). */
@@ -194,6 +204,7 @@ export const InputQueuedPayloadSchema = z.object({
   /** Id of the `user_message` item the input becomes. */
   item_id: z.string(),
 });
+/** Input that arrived while a turn ran, to be run exactly once (queued, steered or replacing the turn): the type `InputQueuedPayloadSchema` parses to. */
 export type InputQueuedPayload = z.infer<typeof InputQueuedPayloadSchema>;
 
 /** The last `turns` turns were dropped from the model-visible history. */
@@ -201,6 +212,7 @@ export const RolledBackPayloadSchema = z.object({
   /** How many turns were dropped. */
   turns: z.int().check(z.minimum(1)),
 });
+/** The last `turns` turns were dropped from the model-visible history: the type `RolledBackPayloadSchema` parses to. */
 export type RolledBackPayload = z.infer<typeof RolledBackPayloadSchema>;
 
 /**
@@ -216,6 +228,7 @@ export const OpaquePayloadSchema = z.object({
   /** The foreign line or data, verbatim. */
   line: z.record(z.string(), z.unknown()),
 });
+/** Data of a foreign format kept verbatim so nothing is lost: the type `OpaquePayloadSchema` parses to. */
 export type OpaquePayload = z.infer<typeof OpaquePayloadSchema>;
 
 const envelope = <T extends string, P extends z.ZodMiniType>(type: T, payload: P) =>

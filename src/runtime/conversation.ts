@@ -41,6 +41,7 @@ export interface TurnResult {
   readonly usage: Usage;
 }
 
+/** Options of `run` / `runStreamed`: what to do if a turn is running (`mode`) and an `AbortSignal` that interrupts the turn. */
 export interface RunOptions {
   /** Aborting interrupts the turn (it ends `turn.aborted`, and `run` rejects with `TurnAbortedError`). */
   readonly signal?: AbortSignal;

@@ -18,6 +18,7 @@ import { ConversationFold } from './fold.js';
 /** Forks of forks are followed this deep at most (a cycle would be a corrupt store). */
 export const MAX_FORK_DEPTH = 64;
 
+/** Options of `replay`: where to stop (`upToSeq`), the read mode, and callbacks for issues and records. */
 export interface ReplayOptions {
   /** Fold every record and keep every turn's items (for `read`), not only the live context. */
   readonly transcript?: boolean;

@@ -30,6 +30,7 @@ import type { ContextOptions } from './context-window.js';
 /** An XState inspection observer: sees every actor, event and snapshot of the runtime. */
 export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
+/** Options of `createRuntime`: the store (or home and read mode), durability, agent, turn defaults, inspection observer, restart policy, context windows, message history and error callbacks. */
 export interface RuntimeOptions {
   /** Where logs live. Default: a `FileStore` at `home`. */
   readonly store?: Store;

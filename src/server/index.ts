@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { closeServers } from './close.js';
+import { closeServers, listen } from './lifecycle.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS, findAssets, sendAsset } from './assets.js';
 import { cookieName, credentialsOf, newToken, tokenMatches } from './auth.js';
@@ -196,14 +196,7 @@ export async function startControlServer(runtime: Runtime, options: ServeOptions
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listen(server, options.port ?? 0, host);
   port = address.port;
   cookie = cookieName(port);
   const url = `http://${urlHost}:${port}/`;

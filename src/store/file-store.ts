@@ -36,6 +36,7 @@ import type {
 } from './store.js';
 import { latestName, summaryOf } from './summary.js';
 
+/** Options of `FileStore`: its home directory, the file-system layer (injectable for fault tests), the read mode, open-file and I/O concurrency limits, where log issues go, and lease options. */
 export interface FileStoreOptions {
   /** Root directory (created if missing, mode 0700). */
   readonly home: string;

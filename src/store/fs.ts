@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { dirname } from 'node:path';
 
+/** The file-system calls the file store makes (`node:fs/promises` by default), injectable to test faults such as ENOSPC and EIO. */
 export interface FileSystem {
   open(path: string, flags: number, mode?: number): Promise<number>;
   close(fd: number): Promise<void>;

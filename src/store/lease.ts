@@ -50,6 +50,7 @@ export class LeaseLostError extends ColloquyError {
   }
 }
 
+/** Options of a conversation's write lease: how long (ms) a holder on another host may be silent before its lease is taken over, and how often to try the lock. */
 export interface LeaseOptions {
   /** A holder on another host that has not refreshed its lease for this long is gone (ms). Default 30,000. */
   readonly staleMs?: number;

@@ -50,6 +50,7 @@ export interface LogIssue {
  */
 export type ReadMode = 'strict' | 'lenient';
 
+/** Options of `Store.read`: the `seq` range to read and how bad lines are treated (`strict` or `lenient`). */
 export interface ReadOptions {
   readonly mode?: ReadMode;
   /** Called for every issue found (also in strict mode, for those that are not errors). */
@@ -93,6 +94,7 @@ export interface ListQuery {
   readonly metadata?: Metadata;
 }
 
+/** One page of a listing: its conversation summaries and the cursor of the next page (`null` at the end). */
 export interface ListPage {
   readonly items: readonly ConversationSummary[];
   /** Pass as `cursor` for the next page; null on the last page. */

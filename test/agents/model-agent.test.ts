@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { COMPACT_PROMPT, MaxSamplingsError, modelAgent } from '../../src/agents/model/agent.js';
 import type { PromptItem, SampleRequest } from '../../src/agents/model/client.js';
@@ -8,19 +8,10 @@ import { shellTool } from '../../src/agents/tools/shell-tool.js';
 import type { ApprovalPolicy, ThreadEvent } from '../../src/index.js';
 import { call, fakeModel, text, usage } from '../support/fake-model.js';
 import { next, record, runtime, tempHome } from '../runtime/helpers.js';
+import { expectNoEscapedErrors } from '../support/no-escapes.js';
 
 // Model failures, tool errors and interrupts never escape as uncaught exceptions or unhandled rejections.
-const escaped: unknown[] = [];
-const onEscape = (err: unknown): void => void escaped.push(err);
-beforeAll(() => {
-  process.on('uncaughtException', onEscape);
-  process.on('unhandledRejection', onEscape);
-});
-afterAll(() => {
-  process.off('uncaughtException', onEscape);
-  process.off('unhandledRejection', onEscape);
-  expect(escaped).toEqual([]);
-});
+expectNoEscapedErrors();
 
 const outputs = (r: SampleRequest | undefined) =>
   (r?.input ?? []).filter((i): i is Extract<PromptItem, { type: 'function_call_output' }> => i.type === 'function_call_output');

@@ -29,6 +29,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newConversationId } from '../../src/protocol/ids.js';
 import { LogRecordSchema } from '../../src/protocol/records.js';
 import { StorePaths } from '../../src/store/paths.js';
+import { prng } from '../support/prng.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHILD = join(here, 'resume-child.mjs');
@@ -44,17 +45,6 @@ const TURNS_AFTER_COMPACTION = 300;
 
 // ——— the generator ———
 
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'the a of to and in is it that for on with as this be are was by at or from an not but have ' +

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type LogIssue } from '../../src/index.js';
 import { LogRecordSchema } from '../../src/protocol/records.js';
+import { prng } from '../support/prng.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(here, 'worker.mjs');
@@ -70,17 +71,6 @@ interface TrialStats {
 
 const stats: TrialStats[] = [];
 
-/** mulberry32, as in the worker. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface WorkerRun {
   readonly started: readonly string[];

@@ -12,6 +12,7 @@
 //
 // argv: home conversations seed
 import { createRuntime } from '../../dist/src/index.js';
+import { prng } from '../support/prng.mjs';
 
 const [home, countArg = '50', seedArg = '1'] = process.argv.slice(2);
 if (!home) {
@@ -20,17 +21,6 @@ if (!home) {
 }
 const count = Number(countArg);
 
-/** mulberry32: a small seeded PRNG, so a trial's inputs follow from its seed. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(Number(seedArg));
 const pick = (list) => list[Math.floor(random() * list.length)];
 

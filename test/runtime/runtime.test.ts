@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ConversationBusyError,
   ConversationClosedError,
@@ -12,19 +12,10 @@ import {
   type ThreadEvent,
 } from '../../src/index.js';
 import { commandTurn, next, record, runtime, tempHome } from './helpers.js';
+import { expectNoEscapedErrors } from '../support/no-escapes.js';
 
 // No error may escape as an uncaught exception or an unhandled rejection.
-const escaped: unknown[] = [];
-const onEscape = (err: unknown): void => void escaped.push(err);
-beforeAll(() => {
-  process.on('uncaughtException', onEscape);
-  process.on('unhandledRejection', onEscape);
-});
-afterAll(() => {
-  process.off('uncaughtException', onEscape);
-  process.off('unhandledRejection', onEscape);
-  expect(escaped).toEqual([]);
-});
+expectNoEscapedErrors();
 
 describe('runtime: conversations end to end', () => {
   it('runs turns, and a new runtime resumes the conversation from its log with its history', async () => {
