@@ -11,7 +11,10 @@
  * Pure: the commit itself is the provided `commit` actor (the runtime binds it to a store).
  */
 import { assign, enqueueActions, setup, type AnyActorRef, type PromiseActorLogic } from 'xstate';
+import type { CommitOutcome, PersistFailure } from '../src/log/types.js';
 import type { LogRecord } from '../src/protocol/records.js';
+
+export type { CommitOutcome, PersistFailure } from '../src/log/types.js';
 
 /** Records of one conversation to append, in `seq` order, and who to acknowledge. */
 export interface AppendRequest {
@@ -24,18 +27,13 @@ export interface AppendRequest {
    * every earlier record.
    */
   readonly ack?: boolean;
+  /**
+   * The texts of the user messages among `records`, for the global message history: committed
+   * in the same commit as the records they are in.
+   */
+  readonly messages?: readonly string[];
 }
 
-/** A failure as reported to a conversation. */
-export interface PersistFailure {
-  readonly message: string;
-  readonly code: string;
-}
-
-/** The result of committing one conversation's records of a batch. */
-export type CommitOutcome =
-  | { readonly conversationId: string; readonly ok: true; readonly lastSeq: number }
-  | { readonly conversationId: string; readonly ok: false; readonly firstSeq: number; readonly error: PersistFailure };
 
 /** Input of the `commit` actor: the batch, oldest request first. */
 export interface CommitInput {

@@ -16,11 +16,9 @@ import type { ThreadItem, Usage, UserInputItem } from '../src/protocol/items.js'
 import type { ApprovalDecision, ApprovalPolicy } from '../src/protocol/ops.js';
 import { addUsage, ZERO_USAGE } from '../src/protocol/items.js';
 
-/** An approval the turn is waiting for. */
-export interface PendingApproval {
-  readonly callId: string;
-  readonly item: ThreadItem;
-}
+import type { PendingApproval } from '../src/log/restored.js';
+
+export type { PendingApproval } from '../src/log/restored.js';
 
 /** Input steered into the running turn, not yet taken by the agent. */
 export interface SteeredInput {

@@ -21,10 +21,10 @@ export type {
   StreamedTurn,
   TurnResult,
 } from './runtime/conversation.js';
-export { ConversationFold } from './runtime/fold.js';
-export type { PendingApprovalView, PendingInputView, TurnStatus, TurnTranscript } from './runtime/fold.js';
-export { replay } from './runtime/replay.js';
-export type { ReplayOptions } from './runtime/replay.js';
+export { ConversationFold } from './log/fold.js';
+export type { PendingApprovalView, PendingInputView, TurnStatus, TurnTranscript } from './log/fold.js';
+export { replay } from './log/replay.js';
+export type { ReplayOptions } from './log/replay.js';
 
 export { MemoryStore } from './store/memory-store.js';
 export { FileStore } from './store/file-store.js';

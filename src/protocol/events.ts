@@ -7,7 +7,7 @@
  */
 import * as z from 'zod/mini';
 import { ThreadItemSchema, UsageSchema } from './items.js';
-import { ApprovalDecisionSchema } from './ops.js';
+import { ApprovalDecisionSchema, ApprovalPolicySchema } from './ops.js';
 
 /**
  * Why a turn ended without completing:
@@ -39,11 +39,29 @@ export type TurnError = z.infer<typeof TurnErrorSchema>;
 /** The turn's id (a ULID). */
 const turnId = z.string();
 
-/** The first event a subscriber sees: the conversation's id (as Codex's `thread.started`). */
+/**
+ * The first event a subscriber sees: the conversation's id (as Codex's `thread.started`) and
+ * the settings its turns run with, as Codex's `SessionConfigured` carries them. Everything but
+ * `thread_id` is an extra field, so the event stays valid for the Codex SDK.
+ */
 export const ThreadStartedEventSchema = z.object({
   type: z.literal('thread.started'),
   /** The conversation's id (a ULID). */
   thread_id: z.string(),
+  /** The model the next turn asks (`local` for the built-in local agent). */
+  model: z.optional(z.string()),
+  /** The working directory of the turns' commands. */
+  cwd: z.optional(z.string()),
+  /** When commands need approval (`never`, `on-request`, `on-failure`, `untrusted`). */
+  approval_policy: z.optional(ApprovalPolicySchema),
+  /** The sandbox mode recorded with the turns, when one was set. */
+  sandbox: z.optional(z.string()),
+  /** The conversation's name, when it has one. */
+  name: z.optional(z.string()),
+  /** Turns started so far. */
+  turns: z.optional(z.int().check(z.minimum(0))),
+  /** The length of the model-visible history: the turns in it (those since the last compaction, minus rolled back ones). */
+  history_turns: z.optional(z.int().check(z.minimum(0))),
 });
 /** A turn began; `kind` is absent for regular turns (as Codex's `turn.started`, plus its id). */
 export const TurnStartedEventSchema = z.object({

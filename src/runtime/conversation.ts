@@ -23,7 +23,7 @@ import { fast, parseOp, toIssues } from '../protocol/validate.js';
 import * as z from 'zod/mini';
 import { AsyncQueue } from './async-queue.js';
 import type { LogIssue } from '../store/store.js';
-import type { ConversationFold } from './fold.js';
+import type { ConversationFold } from '../log/fold.js';
 import type { TurnHost } from './runner.js';
 import { autoCompactLimit, DEFAULT_KEEP_USER_TOKENS, planKeptHistory, type ContextOptions } from './context-window.js';
 
@@ -328,6 +328,8 @@ export class Conversation implements TurnHost {
         return;
       case '@colloquy.durable':
         this.#durable(event.seq);
+        return;
+      case '@colloquy.quiescent':
         return;
       case '@colloquy.accepted': {
         const op = this.#ops.get(event.submissionId);

@@ -21,8 +21,8 @@ import { FileStore } from '../store/file-store.js';
 import { MessageHistory, type HistoryPersistence } from '../store/history.js';
 import type { CommitEntry, Durability, ListPage, ListQuery, LogIssue, ReadMode, Store } from '../store/store.js';
 import { Conversation, type ConversationDeps } from './conversation.js';
-import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from './fold.js';
-import { replay } from './replay.js';
+import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from '../log/fold.js';
+import { replay } from '../log/replay.js';
 import { agentRunner } from './runner.js';
 import type { ControlServer, ServeOptions } from '../server/index.js';
 import type { ContextOptions } from './context-window.js';
@@ -327,8 +327,7 @@ export class Runtime {
     } catch (err) {
       this.#report(err);
     }
-    const id = /([0-9A-HJKMNP-TV-Z]{26})\.jsonl(?:\.torn)?$/.exec(issue.path)?.[1];
-    if (id) this.#residents.get(id)?.reportLogIssue(issue);
+    if (issue.conversationId !== undefined) this.#residents.get(issue.conversationId)?.reportLogIssue(issue);
   }
 
   #readOptions(): { mode?: ReadMode } {

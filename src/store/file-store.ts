@@ -10,7 +10,7 @@
  * fsyncs run on libuv's thread pool (4 threads unless `UV_THREADPOOL_SIZE` is set before
  * the first I/O); with many conversations, a larger pool lets more fsyncs overlap.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import PQueue from 'p-queue';
 import { ColloquyError, CorruptLogError, SessionNotFoundError, StoreError } from '../errors.js';
 import { assertConversationId, isConversationId } from '../protocol/ids.js';
@@ -21,6 +21,7 @@ import { parseLine, readLog } from './log-reader.js';
 import { peekRecord, scanBackward } from './reverse.js';
 import { LeaseManager, type LeaseOptions } from './lease.js';
 import { ListingIndex, listedOf, type IndexPatch } from './listing-index.js';
+import { MessageHistory, type MessageHistoryOptions } from './history.js';
 import { DIR_MODE, FILE_MODE, StorePaths } from './paths.js';
 import type {
   CommitEntry,
@@ -56,6 +57,12 @@ export interface FileStoreOptions {
   readonly onIssue?: (issue: LogIssue) => void;
   /** Write-lease settings. */
   readonly lease?: LeaseOptions;
+  /**
+   * The global message history `<home>/history.jsonl`: `maxBytes` caps it (trimmed to 80%),
+   * `persistence: 'none'` records nothing (as Codex's `[history]` settings), and its lock and
+   * file-system options (see `MessageHistoryOptions`).
+   */
+  readonly history?: Omit<MessageHistoryOptions, 'home'>;
 }
 
 /** An open log being appended to. */
@@ -105,6 +112,8 @@ function bomLength(bytes: Uint8Array): number {
 export class FileStore implements Store {
   readonly description: string;
   readonly paths: StorePaths;
+  /** The global message history, `<home>/history.jsonl`; written by `commit`. */
+  readonly history: MessageHistory;
   readonly #fs: FileSystem;
   readonly #mode: ReadMode;
   readonly #maxOpen: number;
@@ -130,6 +139,7 @@ export class FileStore implements Store {
     if (options.onIssue) this.#issueListeners.add(options.onIssue);
     this.#leases = new LeaseManager(options.home, this.#fs, options.lease);
     this.#index = new ListingIndex(options.home, this.#fs);
+    this.history = new MessageHistory({ ...options.history, home: options.home });
   }
 
   async acquire(id: string): Promise<void> {
@@ -142,7 +152,9 @@ export class FileStore implements Store {
     return () => this.#issueListeners.delete(listener);
   }
 
-  #report(issue: LogIssue): void {
+  #report(found: LogIssue): void {
+    const id = found.conversationId ?? LOG_FILE.exec(basename(found.location))?.[1];
+    const issue = id !== undefined && found.conversationId === undefined ? { ...found, conversationId: id } : found;
     for (const listener of this.#issueListeners) {
       try {
         listener(issue);
@@ -190,8 +202,27 @@ export class FileStore implements Store {
       }
     }
     if (options.durability === 'batched') this.#scheduleFsync(options.fsyncIntervalMs ?? 100);
-    await this.#indexUpdates(entries, outcomes);
+    await Promise.all([this.#indexUpdates(entries, outcomes), this.#remember(entries, outcomes, options)]);
     return outcomes;
+  }
+
+  /**
+   * The user messages of the conversations whose records were committed, into the global
+   * message history, fsynced for durability `sync`. The history serves recall, not recovery: a
+   * failure to write it is reported and never fails the commit.
+   */
+  async #remember(entries: readonly CommitEntry[], outcomes: readonly CommitOutcome[], options: CommitOptions): Promise<void> {
+    const inputs: { sessionId: string; text: string }[] = [];
+    entries.forEach((entry, i) => {
+      if (!entry.messages || !outcomes[i]?.ok) return;
+      for (const text of entry.messages) inputs.push({ sessionId: entry.conversationId, text });
+    });
+    if (inputs.length === 0) return;
+    try {
+      await this.history.write(inputs, { sync: options.durability === 'sync' });
+    } catch (err) {
+      this.history.reportWriteFailure(err, inputs.length);
+    }
   }
 
   /**
@@ -245,7 +276,7 @@ export class FileStore implements Store {
     try {
       await this.#index.append(patches, durable);
     } catch (err) {
-      this.#report({ kind: 'bad_line', path: this.#index.path, line: 0, detail: `index not updated (${describe(err)}); it is rebuilt when needed` });
+      this.#report({ kind: 'bad_line', location: this.#index.path, line: 0, detail: `index not updated (${describe(err)}); it is rebuilt when needed` });
     }
   }
 
@@ -397,7 +428,7 @@ export class FileStore implements Store {
         await this.#fs.ftruncate(fd, kept);
         await this.#fs.fdatasync(fd);
         const line = await this.#countLines(path, kept);
-        this.#report({ kind: 'torn_tail', path, line: line + 1, detail: `${torn.length} bytes moved to ${tornPath}` });
+        this.#report({ kind: 'torn_tail', location: path, line: line + 1, detail: `${torn.length} bytes moved to ${tornPath}` });
         size = kept;
         window = Math.min(size, TAIL_BYTES);
         if (lastNl === -1) throw new CorruptLogError(path, 1, 'the log holds no complete record');
@@ -783,7 +814,7 @@ export class FileStore implements Store {
           });
         } catch (err) {
           if (!(err instanceof CorruptLogError)) throw err;
-          this.#report({ kind: 'bad_line', path, line: err.line, detail: `not indexed: ${err.reason}` });
+          this.#report({ kind: 'bad_line', location: path, line: err.line, detail: `not indexed: ${err.reason}` });
         }
       }
     }
@@ -848,6 +879,7 @@ export class FileStore implements Store {
     const writers = [...this.#writers.values()];
     this.#writers.clear();
     await Promise.all(writers.map((w) => this.#closeWriter(w)));
+    await this.history.close();
     await this.#leases.releaseAll();
   }
 }

@@ -12,7 +12,8 @@
  * descriptor opened with `O_APPEND | O_CREAT` and mode 0600 (a broader mode is put back to
  * 0600, as Codex's `ensure_owner_only_permissions`), under an advisory lock taken with
  * bounded retries (10 tries 100 ms apart, as Codex's; `proper-lockfile`, a lock directory
- * `history.jsonl.lock`). The history is not the conversation log: appends are not fsynced.
+ * `history.jsonl.lock`). The file store writes the messages of a commit with `write`, in the
+ * same commit as their records, fsynced when the commit's durability is `sync`.
  *
  * Trimming: with `maxBytes` set, a file grown past it is cut to at most 80% of it (Codex's
  * soft cap), dropping the oldest whole lines and always keeping the newest one. The kept lines
@@ -33,6 +34,9 @@ import { ColloquyError, InvalidOpError, StoreError, type Issue } from '../errors
 import { errnoOf } from './fs.js';
 import { pooledUlidFactory } from '../protocol/ids.js';
 import { DIR_MODE, FILE_MODE } from './paths.js';
+import type { HistoryEntry, HistoryQuery, MessageHistoryReader } from './store.js';
+
+export type { HistoryEntry, HistoryQuery } from './store.js';
 
 /** The history's file name under the home directory, as Codex's. */
 export const HISTORY_FILE = 'history.jsonl';
@@ -59,18 +63,6 @@ const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.
 const TEMP_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC;
 const nextId = pooledUlidFactory();
 
-/** One entry of the history, as the API returns it (on disk `sessionId` is `session_id`). */
-export interface HistoryEntry {
-  /** A ULID: unique, time-ordered, unchanged by trims. */
-  readonly id: string;
-  /** The conversation the message was sent in. */
-  readonly sessionId: string;
-  /** When it was appended: Unix time in seconds, as Codex's. */
-  readonly ts: number;
-  /** The message text. */
-  readonly text: string;
-}
-
 /** What to record, as Codex's `[history] persistence`: everything (default) or nothing. */
 export type HistoryPersistence = 'save-all' | 'none';
 
@@ -84,9 +76,11 @@ export type HistoryPersistence = 'save-all' | 'none';
  *   entries are in it; the next append tries again.
  * - `lock_compromised`: the lock was taken over while held (this process stalled past the
  *   stale time); a trim in progress is abandoned.
+ * - `write_failed`: the messages of a store's commit could not be written (the lock stayed
+ *   taken, the disk is full); the commit's records are durable, these messages are not recalled.
  */
 export interface HistoryIssue {
-  readonly kind: 'torn_tail' | 'bad_line' | 'trim_failed' | 'lock_compromised';
+  readonly kind: 'torn_tail' | 'bad_line' | 'trim_failed' | 'lock_compromised' | 'write_failed';
   readonly path: string;
   readonly offset: number;
   readonly detail: string;
@@ -210,14 +204,6 @@ export interface HistoryInput {
   readonly text: string;
 }
 
-/** Which entries a read returns. */
-export interface HistoryQuery {
-  /** At most this many (a positive integer). Default 100 for `list` and `search`; unbounded for `entries`. */
-  readonly limit?: number;
-  /** Only this conversation's entries. */
-  readonly sessionId?: string;
-}
-
 /** An append waiting for the next batch. */
 interface Pending {
   readonly entry: HistoryEntry;
@@ -257,7 +243,7 @@ function inputIssues(input: HistoryInput, index: number | null): Issue[] {
 }
 
 /** Problems with a query (empty when it is valid). */
-function queryIssues(query: HistoryQuery): Issue[] {
+export function queryIssues(query: HistoryQuery): Issue[] {
   const issues: Issue[] = [];
   if (query.limit !== undefined && !(Number.isInteger(query.limit) && query.limit > 0)) {
     issues.push({ path: ['limit'], message: 'expected a positive integer' });
@@ -269,7 +255,7 @@ function queryIssues(query: HistoryQuery): Issue[] {
 }
 
 /** A new entry, stamped now. */
-function newEntry(input: HistoryInput): HistoryEntry {
+export function newEntry(input: HistoryInput): HistoryEntry {
   const now = Date.now();
   return { id: nextId(now), sessionId: input.sessionId, ts: Math.floor(now / 1000), text: input.text };
 }
@@ -381,7 +367,7 @@ async function copyRange(hfs: HistoryFs, src: number, dst: number, from: number,
 }
 
 function warnIssue(issue: HistoryIssue): void {
-  if (issue.kind === 'trim_failed' || issue.kind === 'lock_compromised') {
+  if (issue.kind === 'trim_failed' || issue.kind === 'lock_compromised' || issue.kind === 'write_failed') {
     process.emitWarning(`${issue.path}: ${issue.kind}: ${issue.detail}`, { code: 'COLLOQUY' });
   }
 }
@@ -390,7 +376,7 @@ function warnIssue(issue: HistoryIssue): void {
  * The global message history over `<home>/history.jsonl` (see the module doc). Safe to use
  * from several processes at once; use one instance per home in a process so appends batch.
  */
-export class MessageHistory {
+export class MessageHistory implements MessageHistoryReader {
   /** The history file. */
   readonly path: string;
   /** The lock directory next to it. */
@@ -466,6 +452,27 @@ export class MessageHistory {
     if (this.persistence === 'none') return Promise.resolve([]);
     const entries = inputs.map(newEntry);
     return this.#enqueue(entries).then(() => entries);
+  }
+
+  /**
+   * Write these messages now, in one write of whole lines, after every earlier append: what a
+   * store's commit calls (its batch is already one). With `sync`, the file is fsynced before
+   * this resolves. Errors as `append`; `[]` under persistence `none`.
+   */
+  async write(inputs: readonly HistoryInput[], options: { readonly sync?: boolean } = {}): Promise<HistoryEntry[]> {
+    const issues = inputs.flatMap((input, index) => inputIssues(input, index));
+    if (issues.length > 0) throw new InvalidOpError(issues, 'history entries');
+    if (this.persistence === 'none' || inputs.length === 0) return [];
+    if (this.#closed) throw new StoreError(`the message history ${this.path} is closed`, { path: this.path });
+    await this.flush();
+    const entries = inputs.map(newEntry);
+    await this.#writeBatch(entries, options.sync === true);
+    return entries;
+  }
+
+  /** Report that the messages of a commit could not be written (a `write_failed` issue). */
+  reportWriteFailure(error: unknown, count: number): void {
+    this.#onIssue({ kind: 'write_failed', path: this.path, offset: 0, detail: `${count} message${count === 1 ? '' : 's'} not recorded: ${describe(error)}` });
   }
 
   /** Wait until every append made so far has been written or has failed. Never rejects. */
@@ -547,7 +554,7 @@ export class MessageHistory {
   }
 
   /** One write of whole lines under the lock, then a trim if the file grew past `maxBytes`. */
-  async #writeBatch(entries: readonly HistoryEntry[]): Promise<void> {
+  async #writeBatch(entries: readonly HistoryEntry[], sync = false): Promise<void> {
     try {
       await this.#fs.mkdirp(this.#home, DIR_MODE);
     } catch (err) {
@@ -558,6 +565,7 @@ export class MessageHistory {
       const fd = await this.#openForAppend();
       try {
         const size = await this.#appendLines(fd, entries);
+        if (sync) await this.#fs.fsync(fd);
         if (this.maxBytes !== undefined && size > this.maxBytes) {
           await this.#trimLocked(fd, size, held).catch((err: unknown) => {
             this.#onIssue({ kind: 'trim_failed', path: this.path, offset: size, detail: `${describe(err)}; the old file is intact, the next append tries again` });

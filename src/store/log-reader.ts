@@ -17,7 +17,7 @@ import { LogRecordSchema, type LogRecord } from '../protocol/records.js';
 import { describeIssue, fast } from '../protocol/validate.js';
 import type { FileSystem } from './fs.js';
 import { READ_FLAGS } from './fs.js';
-import type { LogIssue, ReadOptions } from './store.js';
+import type { LogIssue, ReadOptions } from '../log/types.js';
 
 /** Bytes read per chunk. */
 export const CHUNK_BYTES = 256 * 1024;
@@ -88,7 +88,8 @@ export interface LogReadOptions extends ReadOptions {
 export async function* readLog(fs: FileSystem, path: string, options: LogReadOptions = {}): AsyncGenerator<LogRecord> {
   const strict = (options.mode ?? 'strict') === 'strict';
   const upTo = options.upToSeq ?? Infinity;
-  const report = (issue: LogIssue): void => options.onIssue?.(issue);
+  const about = options.expectId !== undefined ? { conversationId: options.expectId } : {};
+  const report = (issue: Omit<LogIssue, 'location'>): void => options.onIssue?.({ ...issue, location: path, ...about });
   const fd = await fs.open(path, READ_FLAGS);
   try {
     let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -109,7 +110,7 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       if (nl === -1 || nl >= end) {
         if (eof) {
           if (end > start) {
-            report({ kind: 'torn_tail', path, line: await absolute(lineNo + 1), detail: `${end - start} bytes after the last newline` });
+            report({ kind: 'torn_tail', line: await absolute(lineNo + 1), detail: `${end - start} bytes after the last newline` });
           }
           return;
         }
@@ -136,26 +137,26 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       if (first) {
         first = false;
         if (buffer[lineStart] === 0xef && buffer[lineStart + 1] === 0xbb && buffer[lineStart + 2] === 0xbf) {
-          report({ kind: 'bom', path, line: 1, detail: 'UTF-8 byte-order mark skipped' });
+          report({ kind: 'bom', line: 1, detail: 'UTF-8 byte-order mark skipped' });
           lineStart += 3;
         }
       }
       const parsed = parseLine(buffer.subarray(lineStart, nl));
       if ('reason' in parsed) {
         if (strict) throw new CorruptLogError(path, await absolute(lineNo), parsed.reason);
-        report({ kind: 'bad_line', path, line: await absolute(lineNo), detail: parsed.reason });
+        report({ kind: 'bad_line', line: await absolute(lineNo), detail: parsed.reason });
         continue;
       }
       const record = parsed.record;
       if (lineNo === 1 && startOffset === 0 && record.type === 'session_meta' && options.expectId !== undefined && record.payload.id !== options.expectId) {
         const reason = 'its header names another conversation than its file';
         if (strict) throw new CorruptLogError(path, 1, reason);
-        report({ kind: 'bad_header', path, line: 1, detail: reason });
+        report({ kind: 'bad_header', line: 1, detail: reason });
       }
       if (lineNo === 1 && startOffset === 0 && record.type !== 'session_meta') {
         const reason = 'the first record is not session_meta';
         if (strict) throw new CorruptLogError(path, lineNo, reason);
-        report({ kind: 'bad_line', path, line: lineNo, detail: reason });
+        report({ kind: 'bad_line', line: lineNo, detail: reason });
       }
       if (expected === undefined) expected = record.seq;
       if (record.seq !== expected) {
@@ -164,7 +165,7 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
           ? `seq ${record.seq} repeats (expected ${expected})`
           : `seq ${record.seq} skips ahead (expected ${expected})`;
         if (strict) throw new CorruptLogError(path, await absolute(lineNo), reason);
-        report({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', path, line: await absolute(lineNo), detail: reason });
+        report({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', line: await absolute(lineNo), detail: reason });
         if (duplicate) continue;
       }
       expected = record.seq + 1;

@@ -8,6 +8,7 @@ import type { LogRecord, SessionMetaPayload } from '../protocol/records.js';
 import { compareListed, matches, paginate, type Listed } from './listing.js';
 import type { CommitEntry, CommitOptions, CommitOutcome, ConversationSummary, ListPage, ListQuery, ReadOptions, Store } from './store.js';
 import { latestName, summaryOf } from './summary.js';
+import { MemoryHistory } from './memory-history.js';
 
 interface Log {
   readonly meta: SessionMetaPayload;
@@ -17,14 +18,20 @@ interface Log {
   name: string | undefined;
 }
 
-/** A `Store` kept in process memory. `commit` checks `seq` continuity like the file store. */
+/** A `Store` kept in process memory, its message history included. `commit` checks `seq` continuity like the file store. */
 export class MemoryStore implements Store {
   readonly description = 'memory store';
+  /** The global message history, in memory; written by `commit`. */
+  readonly history = new MemoryHistory();
   readonly #logs = new Map<string, Log>();
 
   async commit(entries: readonly CommitEntry[], _options: CommitOptions): Promise<CommitOutcome[]> {
     const outcomes: CommitOutcome[] = [];
-    for (const entry of entries) outcomes.push(this.#append(entry));
+    for (const entry of entries) {
+      const outcome = this.#append(entry);
+      outcomes.push(outcome);
+      if (outcome.ok && entry.messages) this.history.record(entry.messages.map((text) => ({ sessionId: entry.conversationId, text })));
+    }
     return outcomes;
   }
 

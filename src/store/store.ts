@@ -1,11 +1,12 @@
 /**
- * The store: where conversation logs live. The persistence actor is its only writer;
- * resume, read, fork and list read from it.
+ * The store: everything a deployment persists — conversation logs, the listing, write leases
+ * and the global message history. The persistence actor is its only writer (`commit`);
+ * resume, read, fork, list and the history readers read from it.
  */
-import type { CommitOutcome } from '../../machines/persistence.machine.js';
+import type { CommitOutcome, LogIssue, LogSource } from '../log/types.js';
 import type { ForkOrigin, LogRecord, Metadata } from '../protocol/records.js';
 
-export type { CommitOutcome } from '../../machines/persistence.machine.js';
+export type { CommitOutcome, LogIssue, LogSource, ReadMode, ReadOptions } from '../log/types.js';
 
 /**
  * When a commit is acknowledged (SPEC §5): `sync` after the records are fsynced
@@ -15,10 +16,15 @@ export type { CommitOutcome } from '../../machines/persistence.machine.js';
  */
 export type Durability = 'sync' | 'batched' | 'none';
 
-/** Records of one conversation to append, contiguous in `seq`. */
+/** Records of one conversation to append, contiguous in `seq`, and the user messages among them. */
 export interface CommitEntry {
   readonly conversationId: string;
   readonly records: readonly LogRecord[];
+  /**
+   * The texts of user messages among `records` for the global message history, written in the
+   * same commit (entries of a conversation whose records failed are not written).
+   */
+  readonly messages?: readonly string[];
 }
 
 /** How a commit must be made durable. */
@@ -26,42 +32,6 @@ export interface CommitOptions {
   readonly durability: Durability;
   /** For `batched`: the longest a written record waits for its fsync (ms). Default 100. */
   readonly fsyncIntervalMs?: number;
-}
-
-/**
- * Something found while reading a log that is not a clean record: a torn last line
- * (a crash mid-write), a bad line, a `seq` gap or duplicate, a byte-order mark.
- * `line` is 1-based.
- */
-export interface LogIssue {
-  /**
-   * `torn_tail`, `bad_line` (skipped), `seq_gap`, `seq_duplicate` (skipped), `bom` (skipped
-   * mark), `bad_header` (a header naming another conversation than its file, kept).
-   */
-  readonly kind: 'torn_tail' | 'bad_line' | 'seq_gap' | 'seq_duplicate' | 'bom' | 'bad_header';
-  readonly path: string;
-  readonly line: number;
-  readonly detail: string;
-}
-
-/**
- * How to treat bad lines in the middle of a log: `strict` (default) fails the read with a
- * `CorruptLogError` naming file and line; `lenient` skips the line and reports it.
- */
-export type ReadMode = 'strict' | 'lenient';
-
-/** Options of `Store.read`: the `seq` range to read and how bad lines are treated (`strict` or `lenient`). */
-export interface ReadOptions {
-  readonly mode?: ReadMode;
-  /** Called for every issue found (also in strict mode, for those that are not errors). */
-  readonly onIssue?: (issue: LogIssue) => void;
-  /** Stop after the record with this `seq`. */
-  readonly upToSeq?: number;
-  /**
-   * Start at the record with this `seq` (the store finds it without reading what comes before,
-   * when it can). A log whose records start after it is read from its start.
-   */
-  readonly fromSeq?: number;
 }
 
 /** One conversation as listed. Times are ISO-8601 UTC. */
@@ -104,35 +74,24 @@ export interface ListPage {
 /**
  * A conversation store. Implementations: `MemoryStore`, `FileStore`.
  *
+ * Reads (`read`, `head`, `lastRecordOf`: the `LogSource` replay needs) take no lease.
  * `commit` must be all-or-nothing per conversation: a conversation whose records could not
  * be made durable is reported `ok: false` and none of its records of that call may remain.
  */
-export interface Store {
+export interface Store extends LogSource {
   /** What this store is, for messages (e.g. `file store at /home/me/.colloquy`). */
   readonly description: string;
+  /**
+   * The global message history: every user message of every conversation, newest first
+   * (SPEC §5, as Codex's `history.jsonl`). Written only by `commit` (`CommitEntry.messages`).
+   */
+  readonly history: MessageHistoryReader;
   /**
    * Append each entry's records to its conversation's log. A log is created by an entry whose
    * first record is `session_meta`. Resolves with one outcome per entry; rejects only when the
    * store as a whole is unusable.
    */
   commit(entries: readonly CommitEntry[], options: CommitOptions): Promise<CommitOutcome[]>;
-  /**
-   * Stream a conversation's records in `seq` order.
-   * @throws {SessionNotFoundError} when there is no such conversation.
-   * @throws {CorruptLogError} in strict mode, for a bad line before the last.
-   */
-  read(id: string, options?: ReadOptions): AsyncIterable<LogRecord>;
-  /**
-   * The conversation's first record (`session_meta`).
-   * @throws {SessionNotFoundError} when there is no such conversation.
-   * @throws {CorruptLogError} when its first line is not a `session_meta` record.
-   */
-  head(id: string): Promise<LogRecord>;
-  /**
-   * The last record of `type` in the conversation's own log (with `seq` ≤ `upToSeq` if given),
-   * found from the end of the log; null when there is none.
-   */
-  lastRecordOf(id: string, type: LogRecord['type'], options?: { readonly upToSeq?: number }): Promise<LogRecord | null>;
   /** Whether the conversation exists (active or archived). */
   exists(id: string): Promise<boolean>;
   /** A page of conversations. */
@@ -161,4 +120,42 @@ export interface Store {
   reindex?(): Promise<void>;
   /** Flush and release everything. */
   close(): Promise<void>;
+}
+
+/** One entry of the global message history (on disk `sessionId` is `session_id`). */
+export interface HistoryEntry {
+  /** A ULID: unique, time-ordered, unchanged by trims. */
+  readonly id: string;
+  /** The conversation the message was sent in. */
+  readonly sessionId: string;
+  /** When it was recorded: Unix time in seconds, as Codex's. */
+  readonly ts: number;
+  /** The message text. */
+  readonly text: string;
+}
+
+/** Which history entries a read returns. */
+export interface HistoryQuery {
+  /** At most this many (a positive integer). Default 100 for `list` and `search`; unbounded for `entries`. */
+  readonly limit?: number;
+  /** Only this conversation's entries. */
+  readonly sessionId?: string;
+}
+
+/** Reading the global message history of a store. Entries come newest first. */
+export interface MessageHistoryReader {
+  /**
+   * The entries, newest first, streamed.
+   * @throws {InvalidOpError} when the query is not valid.
+   * @throws {StoreError} when the history cannot be read.
+   */
+  entries(query?: HistoryQuery): AsyncIterable<HistoryEntry>;
+  /** The newest entries, at most `limit` (default 100), optionally of one conversation. */
+  list(query?: HistoryQuery): Promise<HistoryEntry[]>;
+  /** The entry with this id (case-insensitive), or `null` (unknown, trimmed away, not an id). */
+  lookup(id: string): Promise<HistoryEntry | null>;
+  /** Entries whose text contains `text` (case-insensitive), newest first, at most `limit` (default 100). */
+  search(text: string, query?: HistoryQuery): Promise<HistoryEntry[]>;
+  /** Wait until every history write in progress has finished (or failed). Never rejects. */
+  flush(): Promise<void>;
 }

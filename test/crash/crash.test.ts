@@ -293,7 +293,7 @@ async function trial(index: number): Promise<TrialStats> {
       // Torn tails are reported on read.
       for (const [id, raw] of before) {
         const path = pathOf.get(id) as string;
-        const reported = issues.some((i) => i.kind === 'torn_tail' && i.path === path);
+        const reported = issues.some((i) => i.kind === 'torn_tail' && i.location === path);
         expect(reported, `${context}: torn tail of ${path} ${raw.torn ? 'must be' : 'must not be'} reported`).toBe(raw.torn !== null);
       }
       expect(

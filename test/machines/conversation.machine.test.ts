@@ -24,10 +24,10 @@ const base: RestoredConversation = {
 const text = (t: string) => [{ type: 'text' as const, text: t }];
 
 const inputs: ConversationInput[] = [
-  { id: 'C1', persistence, create: { meta, seq: 0 } },
-  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [{ callId: 'c0', item: cmd('item_1') }], items: [] } } },
+  { id: 'C1', persistence, create: { meta, seq: 0 }, passivateAfterMs: 60_000 },
+  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [{ callId: 'c0', item: cmd('item_1') }], items: [] } }, passivateAfterMs: 60_000 },
   { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [], items: [] } } },
-  { id: 'C1', persistence, restore: { ...base, failed: { turnId: 'T', kind: 'regular', input: text('a'), error: { message: 'boom' } } } },
+  { id: 'C1', persistence, restore: { ...base, failed: { turnId: 'T', kind: 'regular', input: text('a'), error: { message: 'boom' } } }, passivateAfterMs: 60_000 },
   { id: 'C1', persistence, restore: { ...base, queue: [{ submissionId: 'Q', items: text('q'), itemId: 'item_7' }] } },
 ];
 
@@ -54,6 +54,20 @@ function events(state: any): any[] {
     { type: 'shutdown', submissionId: sub },
     { type: 'persist.ack', seq: c.seq - 1 },
     { type: 'persist.failed', seq: c.durableSeq + 1, error: { message: 'ENOSPC', code: 'store_error' } },
+    { type: 'passivate.due' },
+    { type: 'observe' },
+    {
+      type: 'records.append',
+      submissionId: sub,
+      expectedSeq: c.seq,
+      drafts: [
+        { type: 'event', payload: { type: 'turn.started', turn_id: `A${c.seq}`, kind: 'regular' } },
+        { type: 'item', payload: { turn_id: `A${c.seq}`, item: { id: `item_${c.seq}`, type: 'user_message', text: 'from a session' } } },
+        { type: 'event', payload: { type: 'turn.completed', turn_id: `A${c.seq}`, usage } },
+      ],
+      remember: true,
+    },
+    { type: 'records.append', submissionId: sub, expectedSeq: c.seq + 1, drafts: [{ type: 'rolled_back', payload: { turns: 1 } }] },
   );
   const pending = Object.keys(c.turn?.pending ?? {});
   for (const decision of ['approved', 'approved_for_session', 'denied', 'abort']) {

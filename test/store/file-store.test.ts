@@ -364,7 +364,7 @@ describe('FileStore torn tail', () => {
     const seen: LogIssue[] = [];
     const records = await readAll(h.store, id, { onIssue: (i) => seen.push(i) });
     expect(records).toEqual(logRecords(id, 4));
-    expect(seen).toEqual([{ kind: 'torn_tail', path: activeLog(h, id), line: 5, detail: expect.any(String) }]);
+    expect(seen).toEqual([{ kind: 'torn_tail', location: activeLog(h, id), conversationId: id, line: 5, detail: expect.any(String) }]);
     expect(h.issues).toEqual(seen);
   });
 
@@ -387,7 +387,7 @@ describe('FileStore torn tail', () => {
       expect(fs.readFileSync(`${path}.torn`, 'utf8')).toBe(partial);
       expect(modeOf(`${path}.torn`)).toBe(0o600);
       expect(fs.readFileSync(path)).toEqual(Buffer.concat([good, Buffer.from(jsonl(bodyRecords(count, count + 1)))]));
-      expect(after.issues).toEqual([{ kind: 'torn_tail', path, line: count + 1, detail: expect.stringContaining(`${path}.torn`) }]);
+      expect(after.issues).toEqual([{ kind: 'torn_tail', location: path, conversationId: id, line: count + 1, detail: expect.stringContaining(`${path}.torn`) }]);
 
       const seen: LogIssue[] = [];
       expect(await readAll(after.store, id, { onIssue: (i) => seen.push(i) })).toEqual([...records, ...bodyRecords(count, count + 1)]);
@@ -803,7 +803,7 @@ describe('FileStore list', () => {
     // Listing reads the index, not the logs; rebuilding it from the logs finds the bad one.
     await h.store.reindex();
     expect((await h.store.list()).items.map((s) => s.id)).toEqual([good]);
-    expect(h.issues).toEqual([{ kind: 'bad_line', path: activeLog(h, bad), line: 1, detail: expect.any(String) }]);
+    expect(h.issues).toEqual([{ kind: 'bad_line', location: activeLog(h, bad), conversationId: bad, line: 1, detail: expect.any(String) }]);
   });
 });
 

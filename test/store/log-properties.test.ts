@@ -541,7 +541,7 @@ function checkStrict(c: Corrupted, outcome: StrictOutcome): string {
   const torn = issues.filter((i) => i.kind === 'torn_tail');
   if (tornBytes > 0) {
     expect(torn, 'a torn last line is reported').toHaveLength(1);
-    expect(torn[0]).toMatchObject({ path: c.path, line: complete + 1 });
+    expect(torn[0]).toMatchObject({ location: c.path, line: complete + 1 });
   } else {
     expect(torn, 'no torn tail when the file ends with a newline').toEqual([]);
   }
@@ -564,7 +564,7 @@ function checkLenient(c: Corrupted, records: readonly LogRecord[], issues: reado
     previous = r.seq;
   }
   for (const i of issues) {
-    expect(i.path).toBe(c.path);
+    expect(i.location).toBe(c.path);
     expect(i.line).toBeGreaterThanOrEqual(1);
     expect(i.line).toBeLessThanOrEqual(Math.max(total, 1));
   }

@@ -87,7 +87,7 @@ describe('readLog', () => {
       const path = logFile(jsonl(records) + partial);
       const { records: read, issues } = await readAll(path);
       expect(read).toEqual(records);
-      expect(issues).toEqual([{ kind: 'torn_tail', path, line: 5, detail: expect.any(String) }]);
+      expect(issues).toEqual([{ kind: 'torn_tail', location: path, line: 5, detail: expect.any(String) }]);
       expect(issues[0]?.detail).toContain(String(Buffer.byteLength(partial)));
     });
 
@@ -128,7 +128,7 @@ describe('readLog', () => {
         ['bad_line', 4],
         ['seq_gap', 5],
       ]);
-      expect(issues.every((i) => i.path === path)).toBe(true);
+      expect(issues.every((i) => i.location === path)).toBe(true);
     });
 
     it('skips a blank line in lenient mode and rejects it in strict mode', async () => {
@@ -220,7 +220,7 @@ describe('readLog', () => {
       const path = logFile(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(jsonl(records))]));
       const { records: read, issues } = await readAll(path);
       expect(read).toEqual(records);
-      expect(issues).toEqual([{ kind: 'bom', path, line: 1, detail: expect.any(String) }]);
+      expect(issues).toEqual([{ kind: 'bom', location: path, line: 1, detail: expect.any(String) }]);
     });
 
     it('does not take a BOM later in the file as a mark', async () => {

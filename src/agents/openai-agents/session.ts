@@ -38,8 +38,8 @@ import {
   type SessionMetaPayload,
 } from '../../protocol/records.js';
 import { fast } from '../../protocol/validate.js';
-import { ConversationFold } from '../../runtime/fold.js';
-import { replay } from '../../runtime/replay.js';
+import { ConversationFold } from '../../log/fold.js';
+import { replay } from '../../log/replay.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { decode, encode } from './codec.js';
 import { toAgentInputItems, toThreadItems } from './items.js';

@@ -4,7 +4,7 @@
  * No I/O.
  */
 import type { ThreadItem } from '../../protocol/items.js';
-import type { TurnTranscript } from '../../runtime/fold.js';
+import type { TurnTranscript } from '../../log/fold.js';
 import type { ConversationRecord } from '../../runtime/runtime.js';
 import type { ConversationSummary } from '../../store/store.js';
 import { shortTime } from '../commands/common.js';

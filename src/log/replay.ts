@@ -12,7 +12,7 @@
  */
 import { CorruptLogError } from '../errors.js';
 import type { LogRecord } from '../protocol/records.js';
-import type { LogIssue, ReadMode, ReadOptions, Store } from '../store/store.js';
+import type { LogIssue, LogSource, ReadMode, ReadOptions } from './types.js';
 import { ConversationFold } from './fold.js';
 
 /** Forks of forks are followed this deep at most (a cycle would be a corrupt store). */
@@ -43,7 +43,7 @@ class Stop extends Error {}
  * @throws {SessionNotFoundError} when it (or a source) does not exist.
  * @throws {CorruptLogError} for a bad line (strict mode) or a broken fork reference.
  */
-export async function replay(store: Store, id: string, options: ReplayOptions = {}): Promise<ConversationFold> {
+export async function replay(store: LogSource, id: string, options: ReplayOptions = {}): Promise<ConversationFold> {
   const fold = new ConversationFold({ transcript: options.transcript ?? false });
   const until = options.until;
   const stepOptions: ReplayOptions = until
@@ -78,7 +78,7 @@ function readOptions(options: ReplayOptions, upTo: number, from?: number): ReadO
  * from where its last compaction lets a replay start.
  */
 async function foldRange(
-  store: Store,
+  store: LogSource,
   id: string,
   upTo: number,
   options: ReplayOptions,

@@ -6,8 +6,7 @@
  * sees after a restart is by construction what it saw before. As Codex's rollout
  * reconstruction, but forward-only and without copying history at compactions.
  */
-import type { QueuedInput, RestoredConversation, RestoredTurn } from '../../machines/conversation.machine.js';
-import type { PendingApproval } from '../../machines/turn.machine.js';
+import type { PendingApproval, QueuedInput, RestoredConversation, RestoredTurn } from './restored.js';
 import { approvalKey } from '../protocol/approvals.js';
 import type { TurnError, TurnKind } from '../protocol/events.js';
 import { ZERO_USAGE, type ThreadItem, type Usage, type UserInputItem } from '../protocol/items.js';
