@@ -1,6 +1,6 @@
 /**
  * Console event delivery: N conversations run T turns each (local agent, file store, `sync`) while
- * WebSocket clients of the control server (`runtime.serve()`) are subscribed to every one of
+ * WebSocket clients of the control server (`serve(runtime)`) are subscribed to every one of
  * them, as the console is. Reports the conversation events delivered per second to one
  * subscriber (wall clock, from the first turn until the subscriber has received every turn's
  * end), every message the server pushed (events and state changes) and the bytes, and the same
@@ -14,7 +14,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type Conversation, type Runtime } from '../src/index.js';
-import type { ControlServer } from '../src/server/index.js';
+import { serve, type ControlServer } from '../src/server/index.js';
 import { report, smoke } from './machine.js';
 
 const conversations = smoke ? 10 : Number(process.env.BENCH_CONVERSATIONS ?? 1_000);
@@ -121,7 +121,7 @@ async function setup(): Promise<{ runtime: Runtime; convos: Conversation[] }> {
 
 async function viaServer(subscribers: number): Promise<Record<string, unknown>> {
   const { runtime, convos } = await setup();
-  const server = await runtime.serve();
+  const server = await serve(runtime);
   try {
     const ids = convos.map((c) => c.id);
     const subs: Subscriber[] = [];

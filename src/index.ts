@@ -65,7 +65,7 @@ export { persistenceMachine } from '../machines/persistence.machine.js';
 export { toMermaid, describeGuard } from './diagram.js';
 export type { DiagramOptions } from './diagram.js';
 
-// The control server and inspection are loaded on demand (`runtime.serve()`, `colloquy/server`,
+// The control server and inspection are clients of the runtime, loaded on demand (`colloquy/server`,
 // `colloquy/inspect`): only their types are exported here, so importing Colloquy loads neither `ws`
 // nor `@statelyai/inspect`.
 export type { ControlServer, ServeOptions, ServerMessage, ClientMessage, ConversationState } from './server/index.js';

@@ -7,4 +7,4 @@
  */
 export { runServe } from './serve-run.js';
 export { interrupted, parsePort, runInspect, startInspection } from './inspect-run.js';
-export { startControlServer } from '../server/index.js';
+export { serve } from '../server/index.js';

@@ -14,6 +14,7 @@ import type { ExecIO } from './exec.js';
 import type { InspectFlags } from './inspect.js';
 import { wantsInspection } from './inspect.js';
 import { interrupted, parsePort, startInspection } from './inspect-run.js';
+import { serve } from '../server/index.js';
 
 /** Options of `colloquy serve` (as parsed from the command line). */
 export interface ServeCommandOptions extends InspectFlags {
@@ -51,7 +52,7 @@ export async function runServe(options: ServeCommandOptions, io: ExecIO, stop: P
       ...(inspection ? { inspect: inspection.observer } : {}),
     });
     const host = options.host ?? '127.0.0.1';
-    const server = await runtime.serve({ port, host });
+    const server = await serve(runtime, { port, host });
     if (options.json) {
       io.stdout.write(`${JSON.stringify({ url: server.url, token: server.token, consoleUrl: server.consoleUrl, wsUrl: server.wsUrl, home })}\n`);
     } else {

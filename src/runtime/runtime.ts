@@ -24,7 +24,6 @@ import { Conversation, type ConversationDeps } from './conversation.js';
 import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from '../log/fold.js';
 import { replay } from '../log/replay.js';
 import { agentRunner } from './runner.js';
-import type { ControlServer, ServeOptions } from '../server/index.js';
 import type { ContextOptions } from './context-window.js';
 
 /** An XState inspection observer: sees every actor, event and snapshot of the runtime. */
@@ -629,19 +628,6 @@ export class Runtime {
       } while (cursor !== null);
     }
     return forks;
-  }
-
-  /**
-   * Serve this runtime's control channel: HTTP/JSON, a WebSocket and the browser console
-   * (see `src/server/`), on 127.0.0.1 and a free port unless told otherwise, with a random
-   * bearer token. The server code is loaded only when this is called. Close the server
-   * before (or after) `shutdown`; shutting down does not close it.
-   * @throws {RuntimeClosedError} after `shutdown`; the listen error (`EADDRINUSE`).
-   */
-  async serve(options: ServeOptions = {}): Promise<ControlServer> {
-    this.#open();
-    const { startControlServer } = await import('../server/index.js');
-    return startControlServer(this, options);
   }
 
   /**

@@ -8,7 +8,8 @@
  * included). It listens on 127.0.0.1 unless told otherwise; requests that name another host
  * (DNS rebinding) and requests from web pages of other origins are refused.
  *
- * Start it with `runtime.serve()`; this module is loaded only then.
+ * A client of the runtime: `serve(runtime, options)` from `colloquy/server`. Importing `colloquy`
+ * does not load it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -27,7 +28,7 @@ export type { ConversationState } from './state.js';
 export { activeNodeIds, conversationState, statechart } from './state.js';
 export { newToken } from './auth.js';
 
-/** Options of `runtime.serve`. */
+/** Options of `serve`. */
 export interface ServeOptions {
   /** TCP port. Default 0: a free port chosen by the system (see `ControlServer.url`). */
   readonly port?: number;
@@ -80,11 +81,16 @@ function unauthorizedPage(): string {
 }
 
 /**
- * Start a control server for `runtime`.
+ * Serve `runtime`'s control channel: HTTP/JSON, a WebSocket and the browser console, on
+ * 127.0.0.1 and a free port unless told otherwise, with a random bearer token. The server is a
+ * client of the runtime: close it before (or after) `runtime.shutdown()`, which does not close it.
+ * @example
+ * import { serve } from 'colloquy/server';
+ * const server = await serve(runtime, { port: 7420 });
  * @throws {TypeError} for a token shorter than 16 characters.
  * @throws the listen error (`EADDRINUSE` when the port is taken).
  */
-export async function startControlServer(runtime: Runtime, options: ServeOptions = {}): Promise<ControlServer> {
+export async function serve(runtime: Runtime, options: ServeOptions = {}): Promise<ControlServer> {
   const host = options.host ?? '127.0.0.1';
   const token = options.token ?? newToken();
   if (token.length < 16) throw new TypeError('the control server token must have at least 16 characters');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, localAgent, MemoryStore, type Runtime } from '../../src/index.js';
-import type { ControlServer } from '../../src/server/index.js';
+import { serve, type ControlServer } from '../../src/server/index.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = [
@@ -41,7 +41,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   cwd = mkdtempSync(join(tmpdir(), 'colloquy-console-cwd-'));
   runtime = createRuntime({ store: new MemoryStore(), agent: localAgent(), defaults: { cwd, approvalPolicy: 'on-request' } });
-  server = await runtime.serve();
+  server = await serve(runtime);
   userDataDir = mkdtempSync(join(tmpdir(), 'colloquy-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,

@@ -1,5 +1,5 @@
 /**
- * The control channel: runtime.serve() over HTTP/JSON and WebSocket — the token, op
+ * The control channel: serve(runtime) over HTTP/JSON and WebSocket — the token, op
  * validation, the conversation routes, event order for several subscribers, approvals.
  */
 import { describe, expect, it } from 'vitest';

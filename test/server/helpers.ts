@@ -5,7 +5,7 @@
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRuntime, localAgent, MemoryStore, type AgentScript, type Runtime, type RuntimeOptions } from '../../src/index.js';
-import type { ControlServer, ServerMessage } from '../../src/server/index.js';
+import { serve, type ControlServer, type ServerMessage } from '../../src/server/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -31,7 +31,7 @@ export async function served(options: { script?: AgentScript; runtime?: RuntimeO
     agent: localAgent(options.script ? { script: options.script } : {}),
     ...options.runtime,
   });
-  const server = await runtime.serve();
+  const server = await serve(runtime);
   later(() => runtime.shutdown());
   later(() => server.close());
   const api = (path: string, init: RequestInit & { auth?: boolean; json?: unknown } = {}): Promise<Response> => {
