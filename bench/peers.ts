@@ -161,7 +161,7 @@ async function agentsSdk(session: 'memory' | 'colloquy'): Promise<OpenSide> {
   if (session === 'colloquy') {
     home = mkdtempSync(join(tmpdir(), 'colloquy-bench-agents-'));
     runtime = createRuntime({ home, durability: 'sync' });
-    colloquySession = (await import('../src/agents/openai-agents/index.js')).colloquySession;
+    colloquySession = (await import('../src/clients/openai-agents/index.js')).colloquySession;
   }
   return {
     async conversation() {

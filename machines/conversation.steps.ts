@@ -9,7 +9,7 @@ import { draft, type RecordDraft } from '../src/log/draft.js';
 import type { AbortReason, ThreadEvent } from '../src/protocol/events.js';
 import { addUsage, inputImages, inputText, ZERO_USAGE, type ThreadItem, type UserInputItem } from '../src/protocol/items.js';
 import type { BusyMode, OpOf } from '../src/protocol/ops.js';
-import type { ConversationConfig, RecordedEvent } from '../src/protocol/records.js';
+import type { ConversationConfig, LogRecord, RecordedEvent, SessionMetaPayload } from '../src/protocol/records.js';
 import type { TurnKind } from '../src/protocol/events.js';
 import type { PersistFailure } from '../src/log/types.js';
 import type { PersistReply } from './persistence.machine.js';
@@ -546,4 +546,9 @@ export function appended(ctx: ConversationContext, e: AppendEvent): Step {
     ...(e.remember ? {} : { forget: true }),
     ctx: { turns, historyTurns, usage, config, name, sessionApprovals },
   };
+}
+
+/** A new log's first record: its `session_meta` at `seq` (0, or a fork's first own `seq`), written at `ts`. */
+export function headerRecord(meta: SessionMetaPayload, seq: number, ts: string): LogRecord {
+  return { ts, seq, type: 'session_meta', payload: meta };
 }

@@ -42,8 +42,8 @@ export interface CommitInput {
 
 /** What the persistence actor sends back. */
 export type PersistReply =
-  | { type: 'persist.ack'; seq: number }
-  | { type: 'persist.failed'; seq: number; error: PersistFailure };
+  | { type: 'persist.ack'; seq: number; conversationId?: string }
+  | { type: 'persist.failed'; seq: number; error: PersistFailure; conversationId?: string };
 
 export type PersistenceEvent =
   | { type: 'append'; request: AppendRequest }
@@ -170,7 +170,7 @@ export const persistenceMachine = setup({
               if (!requests || !replyTo) continue;
               if (outcome.ok) {
                 if (requests.some((r) => r.ack !== false)) {
-                  enqueue.sendTo(replyTo, { type: 'persist.ack', seq: outcome.lastSeq } satisfies PersistReply);
+                  enqueue.sendTo(replyTo, { type: 'persist.ack', seq: outcome.lastSeq, conversationId: outcome.conversationId } satisfies PersistReply);
                 }
                 continue;
               }
@@ -180,7 +180,7 @@ export const persistenceMachine = setup({
                 pending = push(null, drain(pending).filter((r) => r.conversationId !== outcome.conversationId));
               }
               parked = { ...parked, [outcome.conversationId]: [...requests, ...later] };
-              enqueue.sendTo(replyTo, { type: 'persist.failed', seq: outcome.firstSeq, error: outcome.error } satisfies PersistReply);
+              enqueue.sendTo(replyTo, { type: 'persist.failed', seq: outcome.firstSeq, error: outcome.error, conversationId: outcome.conversationId } satisfies PersistReply);
             }
             enqueue.assign({ parked, pending, batch: [], batches: context.batches + 1 });
           }),
@@ -202,7 +202,7 @@ export const persistenceMachine = setup({
               if (!told.has(request.conversationId)) {
                 told.add(request.conversationId);
                 const first = firstSeqOf([request]);
-                enqueue.sendTo(request.replyTo, { type: 'persist.failed', seq: first, error } satisfies PersistReply);
+                enqueue.sendTo(request.replyTo, { type: 'persist.failed', seq: first, error, conversationId: request.conversationId } satisfies PersistReply);
               }
             }
             enqueue.assign({ parked, pending: null, batch: [], batches: context.batches + 1 });

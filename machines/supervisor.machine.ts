@@ -1,80 +1,79 @@
 /**
- * The supervisor actor: starts, resumes, forks and terminates conversations, observes
- * their failures and restarts them from their logs under a bounded restart budget with
- * exponential backoff (XState has no supervision of its own).
+ * The supervisor actor: the root of a runtime's actor system. It owns every activation of every
+ * conversation, through shard supervisors (`shard.machine.ts`) that it spawns as they are first
+ * needed and routes each conversation's events to (by a hash of its id), and the persistence
+ * actor, the one door to the log. Its context counts what the shards report.
  *
- * Conversations are not XState children of the supervisor: a parent copies its children
- * map on every spawn, so spawning into one parent costs O(n) (SPEC §2: 10k children take
- * 21 s). Each conversation is instead a root actor in a registry the supervisor owns
- * through its provided actions (`spawnConversation`, `stopConversation`,
- * `releaseConversation`, `restartConversation`, `giveUp`), so a start costs the same with
- * 10 or 100,000 conversations resident.
+ *   supervisor (root)
+ *    ├─ persistence                  group commit through the store
+ *    ├─ shard:0 … shard:N-1          a few hundred conversations each
+ *    │    ├─ conversation:<id>       one per active conversation
+ *    │    │    └─ turn               one at a time
+ *    │    └─ hydrate:<id>            while a conversation is read back from its log
  *
- * Pure: the registry and the actors live behind the provided actions.
+ * On `shutdown` it drains (the provided `drain` actor closes every conversation and flushes the
+ * store), refuses new activations, and stops with every child.
+ *
+ * Pure: the persistence effect, the shards' effects and the drain are provided actors.
  */
-import { assign, raise, setup, type PromiseActorLogic } from 'xstate';
-import type { ConversationInput } from './conversation.machine.js';
+import { assign, enqueueActions, setup, type AnyActorLogic, type AnyEventObject, type PromiseActorLogic } from 'xstate';
+import { DEFAULT_RESTART_POLICY, type RestartPolicy, type ShardEvent, type ShardReport } from './shard.machine.js';
+import { persistenceMachine } from './persistence.machine.js';
 
-/** How a conversation came to be spawned. */
-export type SpawnOrigin = 'start' | 'resume' | 'fork' | 'restart';
+export { DEFAULT_RESTART_POLICY, type RestartPolicy } from './shard.machine.js';
 
-/** Restart budget: at most `maxRestarts` within `windowMs`, waiting `backoffMs × 2^n` (capped) before each. */
-export interface RestartPolicy {
-  readonly maxRestarts: number;
-  /** ms */
-  readonly windowMs: number;
-  /** ms */
-  readonly backoffMs: number;
-  /** ms */
-  readonly maxBackoffMs: number;
-}
+/** Shards a supervisor spreads conversations over unless told otherwise. */
+export const DEFAULT_SHARDS = 512;
 
-/** The default restart policy: 3 restarts a minute, 100 ms, 200 ms, 400 ms apart. */
-export const DEFAULT_RESTART_POLICY: RestartPolicy = { maxRestarts: 3, windowMs: 60_000, backoffMs: 100, maxBackoffMs: 5_000 };
+/** Events for one conversation, routed to its shard. */
+type Routed = Exclude<Extract<ShardEvent, { id: string }>, { type: 'conversation.restart' }>;
 
-export type SupervisorEvent =
-  | { type: 'conversation.spawn'; id: string; origin: SpawnOrigin; input: ConversationInput }
-  /**
-   * A dormant conversation (started, its `session_meta` durable, no actor yet) got its actor on
-   * first use: counted as spawned and resident from now on, like a `conversation.spawn`.
-   */
-  | { type: 'conversation.activated'; id: string }
-  | { type: 'conversation.terminate'; id: string }
-  | { type: 'conversation.exited'; id: string }
-  | { type: 'conversation.failed'; id: string; error: unknown; at: number }
-  | { type: 'conversation.restart'; id: string }
-  | { type: 'shutdown' };
+/** Every event the supervisor takes. */
+export type SupervisorEvent = Routed | ShardReport | { type: 'shutdown' };
 
-interface RestartRecord {
-  readonly count: number;
-  readonly since: number;
-}
-
+/** The supervisor's context: its settings and the counts its shards report. */
 export interface SupervisorContext {
   readonly policy: RestartPolicy;
-  /** Conversations resident now. */
+  readonly shards: number;
+  /** Passed to every conversation actor (ms; 0 = never passivate). */
+  readonly passivateAfterMs: number;
+  /** Conversation actors alive now. */
   readonly resident: number;
-  /** Conversations spawned so far. */
+  /** Conversation actors spawned so far (activations). */
   readonly spawned: number;
-  /** Restart counts of conversations that failed, by id. */
-  readonly restarts: Readonly<Record<string, RestartRecord>>;
-  /** Conversations given up on (budget exhausted). */
+  /** Conversations passivated so far. */
+  readonly passivated: number;
+  /** Conversations given up on (restart budget exhausted). */
   readonly givenUp: number;
 }
 
+/** The supervisor's input: the restart policy, the number of shards, the passivation timeout (ms). */
 export interface SupervisorInput {
   readonly policy?: RestartPolicy;
-}
-
-function budget(ctx: SupervisorContext, id: string, at: number): RestartRecord {
-  const prev = ctx.restarts[id];
-  if (!prev || at - prev.since > ctx.policy.windowMs) return { count: 1, since: at };
-  return { count: prev.count + 1, since: prev.since };
+  readonly shards?: number;
+  readonly passivateAfterMs?: number;
 }
 
 /**
- * The supervisor statechart. Provide the actions named above and `drain` (a promise actor
- * that closes every resident conversation and flushes the store).
+ * The shard a conversation belongs to: a hash (FNV-1a) of its id, so ids spread evenly whatever
+ * their time prefix.
+ */
+export function shardOf(id: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+/** The actor id of shard `index`. */
+export const shardActorId = (index: number): string => `shard:${index}`;
+
+/**
+ * The supervisor statechart. Provide `shard` (the shard machine with the runtime's effects),
+ * `persistence` (the persistence machine with its `commit` actor) and `drain` (closes every
+ * conversation and flushes the store).
  */
 export const supervisorMachine = setup({
   types: {
@@ -83,96 +82,55 @@ export const supervisorMachine = setup({
     input: {} as SupervisorInput,
   },
   actors: {
+    shard: {} as AnyActorLogic,
+    persistence: persistenceMachine,
     drain: {} as PromiseActorLogic<void, void>,
   },
   actions: {
-    // Provided by the runtime.
-    spawnConversation: (_, _params: { id: string; origin: SpawnOrigin; input: ConversationInput }) => {},
-    stopConversation: (_, _params: { id: string }) => {},
-    releaseConversation: (_, _params: { id: string }) => {},
-    restartConversation: (_, _params: { id: string }) => {},
-    giveUp: (_, _params: { id: string; error: unknown }) => {},
-  },
-  guards: {
-    withinBudget: ({ context, event }) =>
-      event.type === 'conversation.failed' && budget(context, event.id, event.at).count <= context.policy.maxRestarts,
-  },
-  delays: {
-    backoff: ({ context, event }) => {
-      const id = event.type === 'conversation.failed' ? event.id : '';
-      const n = context.restarts[id]?.count ?? 1;
-      return Math.min(context.policy.backoffMs * 2 ** (n - 1), context.policy.maxBackoffMs);
-    },
+    route: enqueueActions(({ context, event, enqueue, self }) => {
+      if (!('id' in event)) return;
+      const index = shardOf(event.id, context.shards);
+      const id = shardActorId(index);
+      if (!self.getSnapshot().children[id]) {
+        enqueue.spawnChild('shard', { id, systemId: id, input: { index, policy: context.policy, passivateAfterMs: context.passivateAfterMs } });
+      }
+      enqueue.sendTo(id, event as AnyEventObject);
+    }),
+    count: assign(({ context, event }) => {
+      if (event.type !== 'shard.counts') return {};
+      return {
+        resident: Math.max(0, context.resident + event.resident),
+        spawned: context.spawned + event.spawned,
+        passivated: context.passivated + event.passivated,
+        givenUp: context.givenUp + event.givenUp,
+      };
+    }),
   },
 }).createMachine({
   id: 'supervisor',
   context: ({ input }) => ({
     policy: input.policy ?? DEFAULT_RESTART_POLICY,
+    shards: Math.max(1, Math.floor(input.shards ?? DEFAULT_SHARDS)),
+    passivateAfterMs: input.passivateAfterMs ?? 0,
     resident: 0,
     spawned: 0,
-    restarts: {},
+    passivated: 0,
     givenUp: 0,
   }),
+  // The one door to the log lives as long as the supervisor.
+  invoke: { id: 'persistence', systemId: 'persistence', src: 'persistence' },
   initial: 'running',
   on: {
-    'conversation.exited': {
-      actions: [
-        { type: 'releaseConversation', params: ({ event }) => ({ id: event.id }) },
-        assign({ resident: ({ context }) => Math.max(0, context.resident - 1) }),
-      ],
-    },
-    'conversation.terminate': {
-      actions: [
-        { type: 'stopConversation', params: ({ event }) => ({ id: event.id }) },
-        assign({ resident: ({ context }) => Math.max(0, context.resident - 1) }),
-      ],
-    },
+    'shard.counts': { actions: 'count' },
   },
   states: {
     running: {
       on: {
-        'conversation.spawn': {
-          actions: [
-            {
-              type: 'spawnConversation',
-              params: ({ event }) => ({ id: event.id, origin: event.origin, input: event.input }),
-            },
-            assign({
-              resident: ({ context }) => context.resident + 1,
-              spawned: ({ context }) => context.spawned + 1,
-            }),
-          ],
-        },
-        'conversation.failed': [
-          {
-            guard: 'withinBudget',
-            actions: [
-              assign({
-                restarts: ({ context, event }) => ({ ...context.restarts, [event.id]: budget(context, event.id, event.at) }),
-                resident: ({ context }) => Math.max(0, context.resident - 1),
-              }),
-              raise(({ event }) => ({ type: 'conversation.restart' as const, id: event.id }), { delay: 'backoff' }),
-            ],
-          },
-          {
-            actions: [
-              { type: 'giveUp', params: ({ event }) => ({ id: event.id, error: event.error }) },
-              assign({
-                givenUp: ({ context }) => context.givenUp + 1,
-                resident: ({ context }) => Math.max(0, context.resident - 1),
-              }),
-            ],
-          },
-        ],
-        'conversation.activated': {
-          actions: assign({
-            resident: ({ context }) => context.resident + 1,
-            spawned: ({ context }) => context.spawned + 1,
-          }),
-        },
-        'conversation.restart': {
-          actions: { type: 'restartConversation', params: ({ event }) => ({ id: event.id }) },
-        },
+        'conversation.start': { actions: 'route' },
+        'conversation.activate': { actions: 'route' },
+        'conversation.deliver': { actions: 'route' },
+        'conversation.passivate': { actions: 'route' },
+        'conversation.terminate': { actions: 'route' },
         shutdown: { target: 'draining' },
       },
     },
@@ -183,13 +141,9 @@ export const supervisorMachine = setup({
         onError: { target: 'stopped' },
       },
       on: {
-        // A failure while draining is final: the conversation is closed with everything else.
-        'conversation.failed': {
-          actions: [
-            { type: 'giveUp', params: ({ event }) => ({ id: event.id, error: event.error }) },
-            assign({ resident: ({ context }) => Math.max(0, context.resident - 1) }),
-          ],
-        },
+        // Closing goes on while draining: conversations without an actor are ended through their shard.
+        'conversation.passivate': { actions: 'route' },
+        'conversation.terminate': { actions: 'route' },
       },
     },
     stopped: { type: 'final' },

@@ -13,7 +13,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ColloquyError } from '../errors.js';
 import { importCodexRollout, importCodexRollouts, type CodexImportFailure, type CodexImportResult } from '../import/codex.js';
-import { defaultHome } from '../runtime/runtime.js';
+import { createRuntime, defaultHome } from '../runtime/runtime.js';
 import { FileStore } from '../store/file-store.js';
 import { UsageError } from './config.js';
 import type { Sink } from './render.js';
@@ -88,24 +88,26 @@ export async function runImportCodex(path: string, options: ImportOptions, io: I
   const directory = found.isDirectory();
   const home = options.home ? resolve(options.home) : defaultHome();
   const store = new FileStore({ home });
+  // Nothing to passivate in a process that imports and ends.
+  const runtime = createRuntime({ store, passivateAfterMs: 0 });
   const importOptions = { mode: options.lenient ? ('lenient' as const) : ('strict' as const) };
   let imported: CodexImportResult[] = [];
   let failed: CodexImportFailure[] = [];
   try {
     if (directory) {
-      ({ imported, failed } = await importCodexRollouts(store, full, importOptions));
+      ({ imported, failed } = await importCodexRollouts(runtime, full, importOptions));
       if (imported.length === 0 && failed.length === 0) {
         failed.push({ path: full, error: new ColloquyError('import_failed', `${full}: no Codex rollouts (rollout-*.jsonl) found`) });
       }
     } else {
       try {
-        imported.push(await importCodexRollout(store, full, importOptions));
+        imported.push(await importCodexRollout(runtime, full, importOptions));
       } catch (err) {
         failed.push({ path: full, error: err instanceof Error ? err : new Error(String(err)) });
       }
     }
   } finally {
-    await store.close();
+    await runtime.shutdown();
   }
   if (options.json) printJson(io, imported, failed);
   else printHuman(io, imported, failed, store.description);

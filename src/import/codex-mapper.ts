@@ -171,7 +171,20 @@ export class CodexRolloutMapper {
     this.#ts = new Date(idTime(options.id)).toISOString();
   }
 
-  /** Map one line; returns the records it completes (with `seq`s), possibly none. */
+  /**
+   * Whether a turn's `turn.started` has been mapped and its end not yet: the records so far end
+   * inside a turn (an import writes at turn boundaries).
+   */
+  get inTurn(): boolean {
+    return this.#open?.started === true;
+  }
+
+  /**
+   * Map one line; returns the records it completes, possibly none. Their `seq` is the one they
+   * get in the new conversation, which numbers its records from 0 in this order (references
+   * such as a compaction's `kept_from_seq` are in these terms); the import writes them as
+   * drafts and has the conversation check that it numbers them so.
+   */
   push(line: CodexLine, number: number): LogRecord[] {
     this.#lineNo = number;
     this.#checkOrdinal(line, number);

@@ -1,18 +1,24 @@
 /**
  * Import Codex rollouts (SPEC §5 "Codex interop"): read a Codex rollout file
  * (`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`, any variant: legacy, envelope, paginated)
- * line by line and write it through a `Store` as a new Colloquy conversation that resumes with
+ * line by line and write it through a runtime as a new Colloquy conversation that resumes with
  * the same history. What maps to what: `codex-mapper.ts` and `codex-items.ts`.
  *
- * The file is streamed (memory is one chunk plus one line, whatever its size) and the records
- * are committed in batches; an import that fails half-way deletes what it wrote.
+ * A client of the runtime: the conversation is created from the mapped header
+ * (`runtime.create`) and its records go through its actor (`appendRecords`), the one door to
+ * its log, in batches of whole turns. The file is streamed (memory is one chunk, one line and
+ * the records of one turn, whatever the file's size); an import that fails half-way deletes
+ * what it wrote.
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ColloquyError, CorruptLogError, StoreError } from '../errors.js';
 import { newConversationId } from '../protocol/ids.js';
+import type { RecordDraft } from '../log/draft.js';
+import type { ReadMode } from '../log/types.js';
 import type { LogRecord, Metadata } from '../protocol/records.js';
-import type { Durability, ReadMode, Store } from '../store/store.js';
+import type { Conversation } from '../runtime/conversation.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { classifyCodexLine, isObject } from './codex-lines.js';
 import { CodexRolloutMapper, type CodexImportIssue } from './codex-mapper.js';
 import { readLines } from './jsonl-lines.js';
@@ -22,7 +28,7 @@ export type { CodexImportIssue } from './codex-mapper.js';
 /** A rollout file name, as Codex writes them (`rollout-<local time>-<thread uuid>.jsonl`). */
 export const CODEX_ROLLOUT_FILE = /^rollout-.*\.jsonl$/;
 
-/** Options of `importCodexRollout` / `importCodexRollouts`: how bad lines are treated, the durability and batch size of the writes, the new conversation's name, metadata and cwd, and where issues go. */
+/** Options of `importCodexRollout` / `importCodexRollouts`: how bad lines are treated, the batch size of the writes, the new conversation's name, metadata and cwd, and where issues go. The writes are as durable as the runtime's commits. */
 export interface CodexImportOptions {
   /**
    * How lines that are not JSON objects are treated: `strict` (default) fails the import with a
@@ -31,9 +37,7 @@ export interface CodexImportOptions {
    * both modes.
    */
   readonly mode?: ReadMode;
-  /** Durability of each commit. Default `sync`. */
-  readonly durability?: Durability;
-  /** Records per commit. Default 512. */
+  /** Records per write, at least (a write ends at a turn's end). Default 512. */
   readonly batchSize?: number;
   /** Name of the new conversation. */
   readonly name?: string;
@@ -85,14 +89,13 @@ export class CodexImportError extends ColloquyError {
   }
 }
 
-/** Buffers records and commits them in batches to one conversation. */
-class CommitSink {
+/** Buffers mapped records and writes them, whole turns at a time, through the new conversation's actor. */
+class ConversationSink {
   #buffer: LogRecord[] = [];
-  #written = false;
+  #conversation: Conversation | null = null;
   constructor(
-    readonly store: Store,
+    readonly runtime: Runtime,
     readonly id: string,
-    readonly durability: Durability,
     readonly batchSize: number,
   ) {}
 
@@ -108,31 +111,46 @@ class CommitSink {
     if (this.#buffer.length === 0) return;
     const records = this.#buffer;
     this.#buffer = [];
-    this.#written = true;
-    const [outcome] = await this.store.commit([{ conversationId: this.id, records }], { durability: this.durability });
-    if (!outcome || !outcome.ok) {
-      const reason = outcome && !outcome.ok ? outcome.error.message : 'no outcome';
-      throw new StoreError(`could not write imported conversation ${this.id} to ${this.store.description}: ${reason}`);
+    let rest = records;
+    if (!this.#conversation) {
+      const [head, ...more] = records;
+      if (head?.type !== 'session_meta') throw new StoreError(`imported conversation ${this.id} has no header`);
+      this.#conversation = await this.runtime.create(head.payload);
+      rest = more;
     }
+    const first = rest[0];
+    if (!first) return;
+    const drafts = rest.map((r) => ({ type: r.type, payload: r.payload, ts: r.ts }) as RecordDraft);
+    // The mapper's numbering is the conversation's: refused otherwise, and nothing is written.
+    await this.#conversation.appendRecords(drafts, { expectedSeq: first.seq, remember: false }).catch((err: unknown) => {
+      if (err instanceof ColloquyError && err.code !== 'invalid_op') {
+        throw new StoreError(`could not write imported conversation ${this.id} to ${this.runtime.store.description}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    });
+  }
+
+  /** Give the conversation up (its lease is released), keeping what was written. */
+  async close(): Promise<void> {
+    await this.#conversation?.close();
   }
 
   /** Remove what was written (after a failure). */
   async discard(): Promise<void> {
     this.#buffer = [];
-    if (this.#written) await this.store.delete(this.id).catch(() => {});
-    await this.store.release(this.id).catch(() => {});
+    if (this.#conversation) await this.runtime.delete(this.id).catch(() => {});
   }
 }
 
 /**
- * Import one Codex rollout file into `store` as a new conversation.
+ * Import one Codex rollout file through `runtime` as a new conversation (in its store).
  * @returns the new conversation's id and counts of what was imported.
  * @throws {CorruptLogError} (strict mode) for a line that is not a JSON object, naming file and
  *   line; in any mode when the file has no `session_meta` line. Nothing is left in the store.
  * @throws {CodexImportError} when the file cannot be read.
  * @throws {StoreError} when the store cannot write the conversation.
  */
-export async function importCodexRollout(store: Store, path: string, options: CodexImportOptions = {}): Promise<CodexImportResult> {
+export async function importCodexRollout(runtime: Runtime, path: string, options: CodexImportOptions = {}): Promise<CodexImportResult> {
   const full = resolve(path);
   if (full.endsWith('.zst')) throw new CodexImportError(full, 'compressed rollouts (.jsonl.zst) are not supported; decompress it first (zstd -d)');
   const strict = (options.mode ?? 'strict') === 'strict';
@@ -152,7 +170,7 @@ export async function importCodexRollout(store: Store, path: string, options: Co
     ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
   });
-  const sink = new CommitSink(store, id, options.durability ?? 'sync', Math.max(1, options.batchSize ?? 512));
+  const sink = new ConversationSink(runtime, id, Math.max(1, options.batchSize ?? 512));
   let first = true;
   try {
     for await (const line of readFileLines(full)) {
@@ -180,7 +198,7 @@ export async function importCodexRollout(store: Store, path: string, options: Co
       }
       sink.add(mapper.push(classifyCodexLine(value, first), line.number));
       first = false;
-      if (sink.full) await sink.flush();
+      if (sink.full && !mapper.inTurn) await sink.flush();
     }
     sink.add(mapper.end());
     await sink.flush();
@@ -188,7 +206,7 @@ export async function importCodexRollout(store: Store, path: string, options: Co
     await sink.discard();
     throw err;
   }
-  await store.release(id);
+  await sink.close();
   return { id, path: full, codexThreadId: mapper.codexThreadId, ...mapper.counts, issues, issuesOmitted };
 }
 
@@ -224,12 +242,12 @@ export async function findCodexRollouts(dir: string): Promise<string[]> {
 }
 
 /**
- * Import every rollout under `dir` (see `findCodexRollouts`), one conversation each. A file that
+ * Import every rollout under `dir` (see `findCodexRollouts`) through `runtime`, one conversation each. A file that
  * fails does not stop the others: it is listed in `failed`. `options.name` is not used (each
  * conversation would get the same name).
  */
 export async function importCodexRollouts(
-  store: Store,
+  runtime: Runtime,
   dir: string,
   options: CodexImportOptions = {},
 ): Promise<{ readonly imported: CodexImportResult[]; readonly failed: CodexImportFailure[] }> {
@@ -238,7 +256,7 @@ export async function importCodexRollouts(
   const { name: _unused, ...each } = options;
   for (const path of await findCodexRollouts(dir)) {
     try {
-      imported.push(await importCodexRollout(store, path, each));
+      imported.push(await importCodexRollout(runtime, path, each));
     } catch (err) {
       failed.push({ path, error: err instanceof Error ? err : new Error(String(err)) });
     }

@@ -1,9 +1,9 @@
 /**
  * Choosing which actors an inspector sees. A runtime with thousands of conversations produces
  * far more inspection events than an inspector UI can show (or a relay buffer can hold), so
- * an inspection can be narrowed to chosen conversations: each conversation is a root actor
- * (`conversation:<id>`) and its turn is a child, so every event of a conversation carries the
- * conversation actor's `rootId`.
+ * an inspection can be narrowed to chosen conversations: a conversation actor
+ * (`conversation:<id>`, a child of its shard) and its descendants (its turn, what the turn
+ * invokes), known by their parent links as they are created.
  */
 import type { InspectionEvent } from 'xstate';
 
@@ -18,28 +18,30 @@ export function isForwarded(event: InspectionEvent): boolean {
   return FORWARDED.has(event.type);
 }
 
-/** The conversation id of a conversation root actor (`conversation:<id>`), or null. */
+/** The conversation id of a conversation actor (`conversation:<id>`), or null. */
 function conversationOf(event: InspectionEvent): string | null {
-  const ref = event.actorRef as { id?: unknown; _parent?: unknown };
-  if (ref._parent !== undefined || typeof ref.id !== 'string' || !ref.id.startsWith('conversation:')) return null;
+  const ref = event.actorRef as { id?: unknown };
+  if (typeof ref.id !== 'string' || !ref.id.startsWith('conversation:')) return null;
   return ref.id.slice('conversation:'.length).toUpperCase();
 }
 
 /**
  * A filter that lets through only the actors of the given conversations (the conversation
- * actor, its turns and what they invoke), including conversations resumed or restarted after
- * the filter was made. Ids are compared case-insensitively. The supervisor and the
- * persistence actor are left out (they carry every conversation's records).
+ * actor, its turns and what they invoke), including conversations resumed, restarted or
+ * brought back after passivation after the filter was made. Ids are compared
+ * case-insensitively. The supervisor, its shards and the persistence actor are left out (they
+ * carry every conversation's records).
  */
 export function conversationFilter(conversationIds: Iterable<string>): InspectionFilter {
   const wanted = new Set([...conversationIds].map((id) => id.toUpperCase()));
-  /** Root session ids of the wanted conversations' actors (a restart gives a new one). */
-  const roots = new Set<string>();
+  /** Session ids of the wanted conversations' actors and of their descendants (a restart gives new ones). */
+  const members = new Set<string>();
   return (event) => {
     if (event.type === '@xstate.actor') {
       const id = conversationOf(event);
-      if (id !== null && wanted.has(id)) roots.add(event.actorRef.sessionId);
+      const parent = (event.actorRef as { _parent?: { sessionId?: string } })._parent?.sessionId;
+      if ((id !== null && wanted.has(id)) || (parent !== undefined && members.has(parent))) members.add(event.actorRef.sessionId);
     }
-    return roots.has(event.rootId);
+    return members.has(event.actorRef.sessionId);
   };
 }

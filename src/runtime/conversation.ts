@@ -1,53 +1,42 @@
 /**
  * `Conversation`: the handle an orchestrator holds for one conversation (SPEC §3). It wraps
  * the conversation actor: validates ops before they reach it, turns its emitted events into
- * subscriptions, promises and streams, and keeps the conversation's history current from
- * the records it commits (the fold).
+ * subscriptions, promises and streams, and keeps the conversation's history current from the
+ * records it commits (the fold).
+ *
+ * The handle outlives its actor. A conversation is
+ * - `active`: its actor runs (a child of its shard supervisor);
+ * - `dormant`: started, its log holds only its header, no actor yet (the first use creates it);
+ * - `passivated`: idle for `passivateAfterMs`, its actor stopped and its history released; the
+ *   next op, `state` read, `subscribe` or `wake` brings it back from its log, with its pending
+ *   approvals and queued input (as a virtual actor of Orleans comes back when called);
+ * - `closed`.
+ * Every activation goes through the supervisor; ops that arrive while the conversation is being
+ * brought back wait for it there, in order.
  */
-import type { ConversationActorRef, ConversationEmitted, ConversationStatus, OpEvent } from '../../machines/conversation.machine.js';
-import { statusOf } from '../../machines/conversation.machine.js';
-import {
-  ColloquyError,
-  ConversationBusyError,
-  ConversationClosedError,
-  InvalidOpError,
-  StoreError,
-  TurnAbortedError,
-  TurnFailedError,
-} from '../errors.js';
-import type { ThreadEvent } from '../protocol/events.js';
-import { UserInputItemSchema, type ThreadItem, type Usage, type UserInputItem } from '../protocol/items.js';
-import type { ApprovalDecision, BusyMode, Op } from '../protocol/ops.js';
-import type { ConversationConfig } from '../protocol/records.js';
-import { fast, parseOp, toIssues } from '../protocol/validate.js';
-import * as z from 'zod/mini';
-import { AsyncQueue } from './async-queue.js';
-import type { LogIssue } from '../store/store.js';
+import type { ConversationActorRef, ConversationContext, ConversationEmitted, ConversationStatus, OpEvent } from '../../machines/conversation.machine.js';
+import { statusOf, threadStarted } from '../../machines/conversation.machine.js';
+import type { ConversationSeed } from '../../machines/shard.machine.js';
+import type { AnyEventObject } from 'xstate';
+import { ColloquyError, ConversationClosedError, RuntimeClosedError, StoreError, TurnAbortedError, TurnFailedError } from '../errors.js';
+import type { RecordDraft } from '../log/draft.js';
 import type { ConversationFold } from '../log/fold.js';
-import type { TurnHost } from './runner.js';
+import type { LogIssue } from '../log/types.js';
+import type { ThreadEvent } from '../protocol/events.js';
+import type { ThreadItem, Usage } from '../protocol/items.js';
+import type { ApprovalDecision, Op } from '../protocol/ops.js';
+import type { ConversationConfig, LogRecord } from '../protocol/records.js';
+import { parseOp } from '../protocol/validate.js';
+import { checkDrafts } from './append.js';
+import { AsyncQueue } from './async-queue.js';
 import { autoCompactLimit, DEFAULT_KEEP_USER_TOKENS, planKeptHistory, type ContextOptions } from './context-window.js';
+import { toInputItems, type Input } from './input.js';
+import { refusal } from './refusal.js';
+import type { TurnHost } from './runner.js';
+import { runTurn, type RunOptions, type TurnResult } from './turn-run.js';
 
-/** Input to a turn: text, or parts (text and local images), as the Codex SDK's `Input`. */
-export type Input = string | readonly UserInputItem[];
-
-/** The result of `run`: the turn's items, its last agent message and its usage (tokens, this turn only). */
-export interface TurnResult {
-  readonly turnId: string;
-  /** Every item the turn completed, in order (its user message included). */
-  readonly items: readonly ThreadItem[];
-  /** The text of the turn's last `agent_message`, or `''`. */
-  readonly finalResponse: string;
-  /** Tokens this turn used. The conversation's cumulative usage is in `turn.completed.usage`. */
-  readonly usage: Usage;
-}
-
-/** Options of `run` / `runStreamed`: what to do if a turn is running (`mode`) and an `AbortSignal` that interrupts the turn. */
-export interface RunOptions {
-  /** Aborting interrupts the turn (it ends `turn.aborted`, and `run` rejects with `TurnAbortedError`). */
-  readonly signal?: AbortSignal;
-  /** What to do if a turn is already running. Default `queue`. */
-  readonly mode?: BusyMode;
-}
+export { toInputItems, type Input } from './input.js';
+export type { RunOptions, TurnResult } from './turn-run.js';
 
 /** A streamed turn, as the Codex SDK's `runStreamed` result. */
 export interface StreamedTurn {
@@ -62,10 +51,15 @@ export interface PendingApprovalInfo {
   readonly item: ThreadItem;
 }
 
+/** Where a conversation lives now (see `Conversation`). */
+export type Residency = 'active' | 'dormant' | 'passivated' | 'closed';
+
 /** A snapshot of a conversation for display. */
 export interface ConversationInfo {
   readonly id: string;
   readonly state: ConversationStatus;
+  /** Whether its actor runs now (`active`), or it waits in its log (`dormant`, `passivated`). */
+  readonly residency: Residency;
   readonly name: string | null;
   readonly config: ConversationConfig;
   readonly turnId: string | null;
@@ -78,50 +72,62 @@ export interface ConversationInfo {
 /** A subscriber to a conversation's events. */
 export type Listener = (event: ThreadEvent) => void;
 
+/** A machine snapshot as far as a conversation handle uses it. */
+export interface SnapshotView {
+  readonly value: unknown;
+  readonly context: ConversationContext;
+  readonly status?: string;
+  can(event: AnyEventObject): boolean;
+}
+
 /** What a conversation needs from its runtime. */
 export interface ConversationDeps {
   /** Report an error that has nowhere else to go (a throwing listener). */
   readonly report: (error: unknown, conversationId: string) => void;
   /** New submission ids. */
   readonly newId: () => string;
-  /** A user message was recorded (for the global message history). */
-  readonly onUserMessage?: (conversationId: string, text: string) => void;
   /** Context windows and compaction settings. */
   readonly context?: ContextOptions;
-}
-
-/**
- * How a dormant conversation (its log written, no actor yet) comes to life or goes away:
- * `wake` creates and attaches its actor; `retire` gives it up without one (on close).
- */
-export interface Dormancy {
-  readonly wake: () => void;
-  readonly retire: () => void;
+  /** The runtime is shutting down: nothing new is taken. */
+  readonly closing: () => boolean;
+  /** Ask the supervisor to activate the conversation (from `seed`, or from its log). */
+  readonly activate: (id: string, seed: ConversationSeed | null) => void;
+  /** Give the supervisor an event for the conversation, to deliver once it is active. */
+  readonly deliver: (id: string, event: AnyEventObject, seed: ConversationSeed | null) => void;
+  /** Ask the supervisor to passivate the conversation. */
+  readonly passivate: (id: string) => void;
+  /** Ask the supervisor to end the conversation without its actor. */
+  readonly terminate: (id: string) => void;
+  /** The machine snapshot a conversation that is not active would have: to check ops against. */
+  readonly preview: (rest: { readonly value: unknown; readonly context: ConversationContext }) => SnapshotView;
 }
 
 interface PendingOp {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+  /** The op, for the error a refusal gives. */
+  readonly op: Op | { readonly type: 'records.append'; readonly expectedSeq?: number };
   accepted: boolean;
+  /** Told the records its step recorded, when the actor takes it. */
+  onAccepted?: (records: readonly LogRecord[]) => void;
+  /** Rejected when its records cannot be written, rather than waiting for a `retry`. */
+  failFast?: boolean;
 }
 
 interface DurableWaiter {
   readonly seq: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+  /** Rejected when the log cannot be written (instead of waiting for a `retry`). */
+  readonly failFast?: boolean;
 }
 
-const InputSchema = z.array(UserInputItemSchema).check(z.minLength(1));
-
-/**
- * Normalise `input` to parts.
- * @throws {InvalidOpError} when it is empty or malformed.
- */
-export function toInputItems(input: Input): UserInputItem[] {
-  if (typeof input === 'string') return [{ type: 'text', text: input }];
-  const result = fast(InputSchema).safeParse(input);
-  if (result.success) return result.data;
-  throw new InvalidOpError(toIssues(result.error.issues, input, ['input']), 'input');
+/** Options of `appendRecords`. */
+export interface AppendOptions {
+  /** The `seq` the first draft must get (the conversation's next `seq`): refused otherwise, as an event store's expected revision. */
+  readonly expectedSeq?: number;
+  /** Put the user messages among the drafts into the global message history (default true). */
+  readonly remember?: boolean;
 }
 
 /** One conversation. Get one from `runtime.start`, `resume` or `fork`. */
@@ -130,55 +136,97 @@ export class Conversation implements TurnHost {
   readonly id: string;
   readonly #deps: ConversationDeps;
   #actor: ConversationActorRef | null = null;
-  /** Set while the conversation is dormant: started (its log exists) but its actor not yet created. */
-  #dormancy: Dormancy | null = null;
-  #fold: ConversationFold;
+  #residency: Residency;
+  /** The conversation's state folded from its records; null while passivated (released). */
+  #fold: ConversationFold | null;
+  /** The last machine state of a passivated conversation (what its reads and op checks use). */
+  #rest: { readonly value: unknown; readonly context: ConversationContext } | null = null;
+  /** An activation was asked for and has not attached an actor yet. */
+  #activating = false;
+  #activated: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null = null;
   #nextItem: number;
   #durableSeq = -1;
-  #closed = false;
   #unavailable: Error | null = null;
   readonly #listeners = new Set<Listener>();
   readonly #ops = new Map<string, PendingOp>();
   #waiters: DurableWaiter[] = [];
   readonly #onEmitted = (event: ConversationEmitted): void => this.#emitted(event);
-
-  /** @internal Created by the runtime. */
-  constructor(id: string, fold: ConversationFold, deps: ConversationDeps) {
-    this.id = id;
-    this.#fold = fold;
-    this.#nextItem = fold.nextItem;
-    this.#deps = deps;
-  }
-
-  // ——— wiring (runtime) ———
+  #emittedSub: { unsubscribe(): void } | null = null;
+  /** The records of the step being executed (they come just before its op's acceptance). */
+  #lastRecorded: readonly LogRecord[] = [];
+  /** Settles once the conversation is closed and its lease given up. */
+  readonly #ended = withResolvers();
 
   /**
-   * @internal Leave the conversation dormant: its actor is created on first use (any op, a
-   * read of its state that needs the actor, or a subscription), not now.
+   * @internal Created by the runtime: `dormant` with the fold of its header (a start), or
+   * `activating` for a conversation being brought back or forked (`fold` null until loaded).
    */
-  sleep(dormancy: Dormancy): void {
-    this.#dormancy = dormancy;
+  constructor(id: string, fold: ConversationFold | null, deps: ConversationDeps, residency: 'dormant' | 'activating') {
+    this.id = id;
+    this.#fold = fold;
+    this.#nextItem = fold?.nextItem ?? 0;
+    this.#deps = deps;
+    this.#residency = residency === 'dormant' ? 'dormant' : 'passivated';
+    this.#activating = residency === 'activating';
   }
 
-  /** Create the actor of a dormant conversation. */
-  #wake(): void {
-    const dormancy = this.#dormancy;
-    if (!dormancy || this.#closed) return;
-    this.#dormancy = null;
-    dormancy.wake();
+  // ——— residency (runtime) ———
+
+  /** Where the conversation lives now: `active`, `dormant`, `passivated` or `closed`. */
+  get residency(): Residency {
+    return this.#residency;
   }
 
-  /** @internal Bind a (new) actor; the previous one, if any, is dead. */
-  attach(actor: ConversationActorRef, fold?: ConversationFold): void {
-    this.#dormancy = null;
-    if (fold) {
-      this.#fold = fold;
-      this.#nextItem = Math.max(this.#nextItem, fold.nextItem);
-    }
+  /** @internal The conversation's records were read back from its log (before its actor is spawned). */
+  loaded(fold: ConversationFold, issues: readonly LogIssue[]): void {
+    this.#fold = fold;
+    this.#nextItem = Math.max(this.#nextItem, fold.nextItem);
+    for (const issue of issues) this.reportLogIssue(issue);
+  }
+
+  /** @internal Its actor was spawned and is about to start: bind it and hand it the events that waited for it. */
+  attach(actor: ConversationActorRef, buffered: readonly AnyEventObject[]): void {
     this.#actor = actor;
+    this.#residency = 'active';
+    this.#activating = false;
+    this.#rest = null;
     this.#unavailable = null;
     this.#durableSeq = actor.getSnapshot().context.durableSeq;
-    actor.on('*', this.#onEmitted);
+    this.#emittedSub = actor.on('*', this.#onEmitted);
+    // The actor has not started: these are its first events, ahead of anything sent later.
+    for (const event of buffered) actor.send(event as Parameters<ConversationActorRef['send']>[0]);
+    if (buffered.length > 0) queueMicrotask(() => this.#refuseUnaccepted());
+    const activated = this.#activated;
+    this.#activated = null;
+    activated?.resolve();
+  }
+
+  /** @internal Bringing the conversation back failed: what waited for it fails with `error`. */
+  activationFailed(error: unknown): void {
+    this.#activating = false;
+    this.#failOps(error);
+    const activated = this.#activated;
+    this.#activated = null;
+    activated?.reject(error);
+  }
+
+  /** @internal Nobody follows the conversation and nothing of it is pending: it may be passivated. */
+  mayPassivate(): boolean {
+    return this.#residency === 'active' && this.#listeners.size === 0 && this.#ops.size === 0 && this.#waiters.length === 0;
+  }
+
+  /** @internal Its actor is being stopped by passivation: keep its last state, release the rest. */
+  passivated(): void {
+    const actor = this.#actor;
+    if (!actor) return;
+    const snapshot = actor.getSnapshot();
+    this.#rest = { value: snapshot.value, context: snapshot.context };
+    this.#nextItem = Math.max(this.#nextItem, this.#fold?.nextItem ?? 0);
+    this.#emittedSub?.unsubscribe();
+    this.#emittedSub = null;
+    this.#actor = null;
+    this.#fold = null;
+    this.#residency = 'passivated';
   }
 
   /** @internal The actor failed: ops are refused until it is restarted or given up. */
@@ -188,9 +236,20 @@ export class Conversation implements TurnHost {
   }
 
   /** @internal The conversation is gone for good (closed, or not restarted). */
-  markClosed(error?: Error): void {
-    this.#closed = true;
-    this.#dormancy = null;
+  markClosed(error?: Error, released: Promise<void> = Promise.resolve()): void {
+    const wasOpen = this.#residency !== 'closed';
+    this.#residency = 'closed';
+    this.#emittedSub?.unsubscribe();
+    this.#emittedSub = null;
+    this.#actor = null;
+    this.#rest = null;
+    this.#activating = false;
+    // Closed without its actor telling them (no actor, or one stopped): its listeners are told here.
+    if (wasOpen && !error && !this.#toldClosed) this.#tell({ type: 'thread.closed' });
+    void released.catch(() => {}).then(() => this.#ended.resolve());
+    const activated = this.#activated;
+    this.#activated = null;
+    activated?.reject(error ?? new ConversationClosedError(this.id));
     if (this.#waiters.length === 0 && this.#ops.size === 0) return;
     this.#failWaiters(error ?? new ConversationClosedError(this.id));
   }
@@ -199,37 +258,89 @@ export class Conversation implements TurnHost {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(error);
-    for (const op of this.#ops.values()) op.reject(error);
-    this.#ops.clear();
+    this.#failOps(error);
   }
 
-  /** @internal Whether the conversation is dormant (started, its actor not yet created). */
-  get dormant(): boolean {
-    return this.#dormancy !== null;
+  #failOps(error: unknown): void {
+    const ops = [...this.#ops.values()];
+    this.#ops.clear();
+    for (const op of ops) op.reject(error);
+  }
+
+  /** Ops handed to a new actor that it did not take: refused, with the reason their state gives. */
+  #refuseUnaccepted(): void {
+    for (const [submissionId, op] of this.#ops) {
+      if (op.accepted) continue;
+      this.#ops.delete(submissionId);
+      op.reject(this.#refusalOf(op.op));
+    }
+  }
+
+  /** The seed a dormant conversation's actor starts from (its fold), or null when its log must be read. */
+  #seed(): ConversationSeed | null {
+    return this.#residency === 'dormant' && this.#fold ? { restore: this.#fold.restored() } : null;
+  }
+
+  /** Ask for the actor (once); with a seed it is usually attached when this returns. */
+  #wake(): void {
+    if (this.#residency === 'closed' || this.#residency === 'active' || this.#activating) return;
+    if (this.#deps.closing()) return;
+    this.#activating = true;
+    this.#deps.activate(this.id, this.#seed());
+  }
+
+  /**
+   * Bring the conversation's actor into memory (from its log when it was passivated). Resolves
+   * once it is active; at once when it is.
+   * @throws {ConversationClosedError} when it is closed.
+   * @throws {SessionLockedError} when another process took the conversation over while it was passivated.
+   * @throws {CorruptLogError} when its log cannot be read back.
+   */
+  async wake(): Promise<void> {
+    if (this.#residency === 'closed') throw new ConversationClosedError(this.id);
+    if (this.#residency === 'active') return;
+    if (this.#deps.closing()) throw new RuntimeClosedError();
+    const active = this.whenActive();
+    this.#wake();
+    await active;
+  }
+
+  /** @internal Resolves when an actor is next attached (at once when there is one); rejects when activation fails. */
+  whenActive(): Promise<void> {
+    if (this.#residency === 'active') return Promise.resolve();
+    return (this.#activated ??= withResolvers()).promise;
   }
 
   /** The conversation actor (for inspection); a dormant conversation's is created by this read. */
   get actor(): ConversationActorRef | null {
-    if (!this.#actor) this.#wake();
+    if (!this.#actor && this.#residency === 'dormant') this.#wake();
     return this.#actor;
+  }
+
+  /**
+   * The conversation's state folded from its records (history, turns, settings, usage), kept
+   * current as its actor records; null while it is passivated (`wake` loads it again). For
+   * clients of the runtime that write their own records (see `appendRecords`).
+   */
+  get fold(): ConversationFold | null {
+    return this.#fold;
   }
 
   // ——— TurnHost (the agent runner reads these) ———
 
   /** @internal */
   get history(): readonly ThreadItem[] {
-    return this.#fold.history;
+    return this.#fold?.history ?? [];
   }
 
   /** @internal */
   get summary(): string | null {
-    return this.#fold.summary;
+    return this.#fold?.summary ?? null;
   }
 
   /** The settings the next turn runs with. */
   get config(): ConversationConfig {
-    if (!this.#actor && this.#dormancy && this.#fold.config) return this.#fold.config;
-    return this.#snapshot().context.config;
+    return this.#view()?.config ?? this.#fold?.config ?? { model: 'local', cwd: '.', approvalPolicy: 'on-request' };
   }
 
   /** @internal */
@@ -239,11 +350,12 @@ export class Conversation implements TurnHost {
 
   /** @internal */
   compactionPlan(): { keptFromSeq: number; keptTurns: number; nextItem: number } {
-    const ctx = this.#snapshot().context;
+    const ctx = this.#live().context;
     // History ends where the compaction's own turn starts.
     const end = ctx.turn?.startSeq ?? ctx.seq;
     const budget = this.#deps.context?.keepUserTokens ?? DEFAULT_KEEP_USER_TOKENS;
-    const kept = planKeptHistory(this.#fold.history, this.#fold.historyBounds, end, budget);
+    const fold = this.#fold;
+    const kept = fold ? planKeptHistory(fold.history, fold.historyBounds, end, budget) : { keptFromSeq: end, keptTurns: 0 };
     return { ...kept, nextItem: this.#nextItem };
   }
 
@@ -254,18 +366,30 @@ export class Conversation implements TurnHost {
 
   // ——— state ———
 
-  #snapshot(): ReturnType<ConversationActorRef['getSnapshot']> {
-    if (!this.#actor) this.#wake();
+  /** The live actor's snapshot. @throws {ConversationClosedError} when there is no actor. */
+  #live(): ReturnType<ConversationActorRef['getSnapshot']> {
     const actor = this.#actor;
     if (!actor) throw new ConversationClosedError(this.id);
     return actor.getSnapshot();
   }
 
-  /** `idle`, `active` (turn admitted), `processing` (output flowing, awaiting approval, committing), `error` or `closed`. */
+  /** The context reads use: the actor's, or the one a passivated conversation kept; null for a dormant one. */
+  #view(): ConversationContext | null {
+    if (this.#actor) return this.#actor.getSnapshot().context;
+    return this.#rest?.context ?? null;
+  }
+
+  /** `idle`, `active` (turn admitted), `processing` (output flowing, awaiting approval, committing), `error` or `closed`. A passivated conversation is brought back by this read (its state is the one it was passivated in). */
   get state(): ConversationStatus {
-    if (this.#closed) return 'closed';
-    if (!this.#actor) return this.#dormancy ? 'idle' : 'closed';
-    const snapshot = this.#actor.getSnapshot();
+    if (this.#residency === 'passivated') this.#wake();
+    return this.#status();
+  }
+
+  #status(): ConversationStatus {
+    if (this.#residency === 'closed') return 'closed';
+    const actor = this.#actor;
+    if (!actor) return this.#rest ? statusOf(this.#rest.value) : 'idle';
+    const snapshot = actor.getSnapshot();
     if (snapshot.status === 'done') return 'closed';
     if (snapshot.status !== 'active') return 'error';
     return statusOf(snapshot.value);
@@ -273,30 +397,32 @@ export class Conversation implements TurnHost {
 
   /** The conversation's name, if set. */
   get name(): string | null {
-    if (!this.#actor) return this.#dormancy ? this.#fold.name : null;
-    return this.#snapshot().context.name;
+    if (this.#residency === 'closed') return null;
+    const view = this.#view();
+    return view ? view.name : (this.#fold?.name ?? null);
   }
 
   /** Approvals waiting for a decision. */
   get pendingApprovals(): PendingApprovalInfo[] {
-    const turn = this.#actor?.getSnapshot().context.turn;
+    const turn = this.#view()?.turn;
     if (!turn) return [];
     return Object.entries(turn.pending).map(([callId, item]) => ({ turnId: turn.id, callId, item }));
   }
 
-  /** A snapshot for display. */
+  /** A snapshot for display. Never wakes the conversation. */
   info(): ConversationInfo {
-    const ctx = this.#snapshot().context;
+    const ctx = this.#view();
     return {
       id: this.id,
-      state: this.state,
-      name: ctx.name,
-      config: ctx.config,
-      turnId: ctx.turn?.id ?? null,
+      state: this.#status(),
+      residency: this.#residency,
+      name: this.name,
+      config: this.config,
+      turnId: ctx?.turn?.id ?? null,
       pendingApprovals: this.pendingApprovals,
-      queued: ctx.queue.length,
-      usage: ctx.usage,
-      error: ctx.error ? { kind: ctx.error.kind, message: ctx.error.message } : null,
+      queued: ctx?.queue.length ?? 0,
+      usage: ctx?.usage ?? this.#fold?.usage ?? { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_output_tokens: 0 },
+      error: ctx?.error ? { kind: ctx.error.kind, message: ctx.error.message } : null,
     };
   }
 
@@ -309,9 +435,23 @@ export class Conversation implements TurnHost {
     this.#emitted({ type: 'log.issue', kind: issue.kind, line: issue.line, detail: issue.detail });
   }
 
-  /** The model-visible history (items since the last compaction), oldest first. */
+  /**
+   * The model-visible history (items since the last compaction), oldest first.
+   * @throws {ColloquyError} `conversation_passivated` for a passivated conversation: `await convo.wake()` first.
+   */
   historyItems(): readonly ThreadItem[] {
-    return this.#fold.history;
+    if (this.#residency === 'passivated' && !this.#fold) {
+      throw new ColloquyError('conversation_passivated', `conversation ${this.id} is passivated (its history is in its log); await convo.wake() first`);
+    }
+    return this.#fold?.history ?? [];
+  }
+
+  /** `thread.started` as this conversation's subscribers get it now. */
+  #started(): ThreadEvent {
+    const ctx = this.#view();
+    if (ctx) return threadStarted(this.id, ctx);
+    const fold = this.#fold;
+    return threadStarted(this.id, { config: this.config, name: this.name, turns: fold?.turns ?? 0, historyTurns: fold?.historyTurns ?? 0 });
   }
 
   // ——— events ———
@@ -319,34 +459,54 @@ export class Conversation implements TurnHost {
   #emitted(event: ConversationEmitted): void {
     switch (event.type) {
       case '@colloquy.recorded':
-        for (const record of event.records) {
-          this.#fold.apply(record);
-          if (record.type === 'item' && record.payload.item.type === 'user_message') {
-            this.#deps.onUserMessage?.(this.id, record.payload.item.text);
-          }
-        }
+        this.#lastRecorded = event.records;
+        for (const record of event.records) this.#fold?.apply(record);
+        if (this.#fold) this.#nextItem = Math.max(this.#nextItem, this.#fold.nextItem);
         return;
       case '@colloquy.durable':
         this.#durable(event.seq);
-        return;
-      case '@colloquy.quiescent':
         return;
       case '@colloquy.accepted': {
         const op = this.#ops.get(event.submissionId);
         if (!op) return;
         op.accepted = true;
         this.#ops.delete(event.submissionId);
-        this.#whenDurable(event.seq).then(op.resolve, op.reject);
+        op.onAccepted?.(this.#lastRecorded);
+        this.#whenDurable(event.seq, op.failFast === true).then(op.resolve, op.reject);
         return;
       }
-      default:
-        for (const listener of this.#listeners) {
-          try {
-            listener(event);
-          } catch (err) {
-            this.#deps.report(err, this.id);
-          }
+      case '@colloquy.quiescent':
+        if (this.mayPassivate()) this.#deps.passivate(this.id);
+        return;
+      case 'error': {
+        // The log could not be written: writers that asked not to wait for a retry are told.
+        const failing = this.#waiters.filter((w) => w.failFast);
+        if (failing.length > 0) {
+          this.#waiters = this.#waiters.filter((w) => !w.failFast);
+          for (const w of failing) w.reject(new StoreError(event.message));
         }
+        this.#tell(event);
+        return;
+      }
+      case 'thread.closed':
+        this.#toldClosed = true;
+        this.#tell(event);
+        return;
+      default:
+        this.#tell(event);
+    }
+  }
+
+  /** Its listeners were told `thread.closed`. */
+  #toldClosed = false;
+
+  #tell(event: ThreadEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.#deps.report(err, this.id);
+      }
     }
   }
 
@@ -362,28 +522,36 @@ export class Conversation implements TurnHost {
     this.#waiters = still;
   }
 
-  #whenDurable(seq: number): Promise<void> {
+  #whenDurable(seq: number, failFast = false): Promise<void> {
     if (seq <= this.#durableSeq) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject, ...(failFast ? { failFast } : {}) }));
   }
 
   /**
    * Subscribe to every event. The listener is called at once with `thread.started`, then with
    * each event as it happens. Returns the unsubscribe function. A throwing listener is
-   * reported to the runtime's `onError` and does not affect the conversation.
+   * reported to the runtime's `onError` and does not affect the conversation. A dormant or
+   * passivated conversation is brought back first.
    */
   subscribe(listener: Listener): () => void {
-    // A dormant conversation wakes first, so its listeners see one `thread.started`, as ever.
+    // Woken first, so its listeners see one `thread.started`, as ever.
     this.#wake();
     try {
-      listener({ type: 'thread.started', thread_id: this.id });
+      listener(this.#started());
     } catch (err) {
       this.#deps.report(err, this.id);
     }
     this.#listeners.add(listener);
+    this.#observed();
     return () => {
-      this.#listeners.delete(listener);
+      if (this.#listeners.delete(listener)) this.#observed();
     };
+  }
+
+  /** Its subscribers changed: a use, after which the passivation timer starts again. */
+  #observed(): void {
+    const actor = this.#actor;
+    if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'observe' });
   }
 
   #listen(listener: Listener): () => void {
@@ -393,85 +561,85 @@ export class Conversation implements TurnHost {
 
   // ——— ops ———
 
-  #check(): ConversationActorRef {
-    if (this.#closed) throw new ConversationClosedError(this.id);
-    this.#wake();
+  #refusalOf(op: PendingOp['op']): Error {
+    const ctx = this.#view();
+    if (!ctx) return new ConversationClosedError(this.id);
+    return refusal(this.id, op, this.#status(), ctx);
+  }
+
+  /** Throw unless ops can be taken now (while the runtime shuts down, only closing). */
+  #check(closing: boolean): void {
+    if (this.#residency === 'closed') throw new ConversationClosedError(this.id);
+    if (!closing && this.#deps.closing()) throw new RuntimeClosedError();
     if (this.#unavailable) {
       throw new ColloquyError(
         'conversation_unavailable',
         `conversation ${this.id} failed (${this.#unavailable.message}) and is being restarted from its log; try again shortly`,
       );
     }
-    const actor = this.#actor;
-    if (!actor || actor.getSnapshot().status !== 'active') throw new ConversationClosedError(this.id);
-    return actor;
-  }
-
-  /** Why `op` cannot be taken now. */
-  #refusal(op: Op): Error {
-    const state = this.state;
-    const ctx = this.#snapshot().context;
-    const invalid = (field: string, message: string): InvalidOpError => new InvalidOpError([{ path: [field], message }]);
-    switch (op.type) {
-      case 'user_input':
-        if (op.mode === 'reject' && (state === 'active' || state === 'processing')) return new ConversationBusyError(this.id, ctx.turn?.id ?? null);
-        break;
-      case 'approval': {
-        const known = Object.keys(ctx.turn?.pending ?? {});
-        return invalid(
-          'callId',
-          known.length > 0
-            ? `no pending approval with call id ${JSON.stringify(op.callId)} (pending: ${known.join(', ')})`
-            : `no approval is pending (call id ${JSON.stringify(op.callId)})`,
-        );
-      }
-      case 'rollback':
-        if (state !== 'idle') return invalid('type', `rollback is only possible when the conversation is idle (it is ${state})`);
-        return invalid('turns', `only ${ctx.historyTurns} turn${ctx.historyTurns === 1 ? '' : 's'} can be rolled back`);
-      case 'retry':
-      case 'reset':
-        return invalid('type', `${op.type} is only possible in the error state (the conversation is ${state})`);
-      case 'compact':
-        return invalid('type', `compact is only possible when no turn is running (the conversation is ${state})`);
-    }
-    return invalid('type', `${JSON.stringify(op.type)} is not possible while the conversation is ${state}`);
   }
 
   /**
-   * Send a validated op to the actor. Resolves once the records it produced are durable.
-   * @throws {InvalidOpError} when the op is malformed or not valid in the current state (nothing changes).
+   * Send a validated event to the actor (bringing the conversation back first when it is not
+   * active). Resolves once the records it produced are durable.
+   * @throws {InvalidOpError} when it is not valid in the current state (nothing changes).
    * @throws {ConversationBusyError} for input with mode `reject` while a turn runs.
    * @throws {ConversationClosedError} when the conversation is closed.
    */
+  #send(
+    event: OpEvent | Extract<Parameters<ConversationActorRef['send']>[0], { type: 'records.append' }>,
+    op: PendingOp['op'],
+    checked: boolean,
+    onAccepted?: (records: readonly LogRecord[]) => void,
+  ): Promise<void> {
+    this.#check(event.type === 'shutdown');
+    // A dormant conversation's actor is created now (from its fold): usually at once.
+    if (!this.#actor && this.#residency === 'dormant' && !this.#activating) this.#wake();
+    const actor = this.#actor;
+    let snapshot: SnapshotView | null = null;
+    if (actor) {
+      snapshot = actor.getSnapshot();
+      if (snapshot.status !== 'active') throw new ConversationClosedError(this.id);
+    } else if (this.#rest) snapshot = this.#deps.preview(this.#rest);
+    if (checked && snapshot && !snapshot.can(event)) throw this.#refusalOf(op);
+    let pending!: PendingOp;
+    const done = new Promise<void>((resolve, reject) => {
+      pending = { resolve, reject, op, accepted: false, ...(onAccepted ? { onAccepted, failFast: true } : {}) };
+    });
+    this.#ops.set(event.submissionId, pending);
+    if (actor) {
+      actor.send(event);
+      if (!pending.accepted) {
+        // Sent from inside the actor's own processing (a listener): it is answered after this
+        // macrostep; if it was not taken by then, the state changed under it.
+        queueMicrotask(() => {
+          if (pending.accepted || !this.#ops.has(event.submissionId)) return;
+          this.#ops.delete(event.submissionId);
+          pending.reject(this.#refusalOf(op));
+        });
+      }
+    } else {
+      // Not active: the supervisor holds it until the conversation is back, then it goes first.
+      const seed = this.#seed();
+      this.#activating = true;
+      this.#deps.deliver(this.id, event, seed);
+    }
+    return done;
+  }
+
   #dispatch(op: Op, submissionId = this.#deps.newId()): { submissionId: string; done: Promise<void> } {
-    const actor = this.#check();
     const event = (
       op.type === 'user_input' || op.type === 'retry' ? { ...op, submissionId, itemId: this.newItemId() } : { ...op, submissionId }
     ) as OpEvent;
-    // Input that is not `reject` is taken in every state but closed (checked above); every other
-    // op is checked against the machine first.
-    if ((op.type !== 'user_input' || op.mode === 'reject') && !actor.getSnapshot().can(event)) throw this.#refusal(op);
-    let pending!: PendingOp;
-    const done = new Promise<void>((resolve, reject) => {
-      pending = { resolve, reject, accepted: false };
-    });
-    this.#ops.set(submissionId, pending);
-    actor.send(event);
-    if (!pending.accepted) {
-      // Sent from inside the actor's own processing (a listener): it is answered after this
-      // macrostep; if it was not taken by then, the state changed under it.
-      queueMicrotask(() => {
-        if (pending.accepted || !this.#ops.has(submissionId)) return;
-        this.#ops.delete(submissionId);
-        pending.reject(this.#refusal(op));
-      });
-    }
-    return { submissionId, done };
+    // Input that is not `reject` is taken in every state but closed; every other op is checked against the machine first.
+    const checked = op.type !== 'user_input' || op.mode === 'reject';
+    return { submissionId, done: this.#send(event, op, checked) };
   }
 
   /**
    * Submit an op (SPEC §4). Validates it and returns its submission id; the op takes effect
-   * at once. Use the promise-returning methods to wait for an op's effects.
+   * at once (once the conversation is back, when it was passivated). Use the promise-returning
+   * methods to wait for an op's effects.
    * @throws {InvalidOpError} naming the bad field, or when the op is not valid in the current state.
    * @throws {ConversationBusyError} for input with mode `reject` while a turn runs.
    * @throws {ConversationClosedError} when the conversation is closed.
@@ -485,8 +653,37 @@ export class Conversation implements TurnHost {
   }
 
   #canInterrupt(): boolean {
-    const state = this.state;
+    const state = this.#status();
     return state === 'active' || state === 'processing';
+  }
+
+  /**
+   * Write records a client of the runtime made (the Agents SDK session, an importer) into this
+   * conversation, through its actor, which numbers them: the one door to its log. The
+   * conversation must be idle, and the drafts whole turns (every `turn.started` ended, every
+   * item inside its turn); `session_meta`, approvals and queued input are the actor's own.
+   * Resolves with the records as written, once they are durable.
+   * @throws {InvalidOpError} for drafts that are not valid records or leave a turn open, or when
+   *   `expectedSeq` is not the conversation's next `seq` (nothing is written).
+   * @throws {ConversationBusyError} while a turn runs.
+   */
+  async appendRecords(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<LogRecord[]> {
+    const checked = checkDrafts(drafts);
+    if (checked.length === 0) return [];
+    const submissionId = this.#deps.newId();
+    const event = {
+      type: 'records.append' as const,
+      submissionId,
+      drafts: checked,
+      ...(options.expectedSeq !== undefined ? { expectedSeq: options.expectedSeq } : {}),
+      remember: options.remember ?? true,
+    };
+    let written: readonly LogRecord[] = [];
+    const expected = options.expectedSeq !== undefined ? { expectedSeq: options.expectedSeq } : {};
+    await this.#send(event, { type: 'records.append', ...expected }, true, (records) => {
+      written = records;
+    });
+    return [...written];
   }
 
   /**
@@ -497,8 +694,7 @@ export class Conversation implements TurnHost {
    * @throws {TurnAbortedError} when it is interrupted (including through `signal`).
    */
   async run(input: Input, options: RunOptions = {}): Promise<TurnResult> {
-    const { result } = this.#startTurn(input, options, null);
-    return result;
+    return runTurn(this.#turnHost(), toInputItems(input), options, null).result;
   }
 
   /**
@@ -507,9 +703,10 @@ export class Conversation implements TurnHost {
    * Failures are events here, not exceptions. Breaking out of the loop stops the stream, not the turn.
    */
   async runStreamed(input: Input, options: RunOptions = {}): Promise<StreamedTurn> {
+    const items = toInputItems(input);
     const queue = new AsyncQueue<ThreadEvent>(() => stop());
-    queue.push({ type: 'thread.started', thread_id: this.id });
-    const { result, stop } = this.#startTurn(input, options, queue);
+    queue.push(this.#started());
+    const { result, stop } = runTurn(this.#turnHost(), items, options, queue);
     result.then(
       () => queue.end(),
       (err) => (err instanceof TurnFailedError || err instanceof TurnAbortedError ? queue.end() : queue.fail(err)),
@@ -517,87 +714,15 @@ export class Conversation implements TurnHost {
     return { events: queue };
   }
 
-  #startTurn(input: Input, options: RunOptions, stream: AsyncQueue<ThreadEvent> | null): { result: Promise<TurnResult>; stop: () => void } {
-    const items = toInputItems(input);
-    const signal = options.signal;
-    if (signal?.aborted) {
-      return { result: Promise.reject(new TurnAbortedError('(not started)', 'interrupted')), stop: () => {} };
-    }
-    let turnId: string | null = null;
-    const submissionId = this.#deps.newId();
-    let unlisten = (): void => {};
-    const collected: ThreadItem[] = [];
-    let finish!: (r: TurnResult) => void;
-    let fail!: (e: unknown) => void;
-    const result = new Promise<TurnResult>((resolve, reject) => {
-      finish = resolve;
-      fail = reject;
-    });
-    const onAbort = (): void => {
-      if (turnId !== null && this.#actor?.getSnapshot().context.turn?.id === turnId) void this.interrupt().catch(() => {});
+  #turnHost(): Parameters<typeof runTurn>[0] {
+    return {
+      id: this.id,
+      newId: () => this.#deps.newId(),
+      listen: (listener) => this.#listen(listener),
+      dispatch: (op, submissionId) => this.#dispatch(op, submissionId),
+      runningTurnId: () => this.#actor?.getSnapshot().context.turn?.id ?? null,
+      interrupt: () => this.interrupt(),
     };
-    const cleanup = (): void => {
-      unlisten();
-      signal?.removeEventListener('abort', onAbort);
-    };
-    unlisten = this.#listen((event) => {
-      if (turnId === null) {
-        // Find the turn that took this input.
-        if (event.type === 'turn.started' && event.turn_id === submissionId) turnId = submissionId;
-        else if (event.type === 'item.completed' && event.item.type === 'user_message' && event.item.submission_id === submissionId) {
-          turnId = event.turn_id;
-        } else if (event.type === 'thread.closed') {
-          cleanup();
-          fail(new ConversationClosedError(this.id));
-          return;
-        } else if (event.type === 'error') {
-          cleanup();
-          fail(new StoreError(`${event.message} (the input is kept and runs after retry)`));
-          return;
-        } else return;
-        if (signal?.aborted) onAbort();
-      }
-      if ('turn_id' in event && event.turn_id !== turnId) return;
-      stream?.push(event);
-      switch (event.type) {
-        case 'error':
-          // The log could not be written: the turn is interrupted and its end is not durable.
-          cleanup();
-          fail(new StoreError(`${event.message}; retry runs the turn again`));
-          return;
-        case 'item.completed':
-          collected.push(event.item);
-          return;
-        case 'turn.completed': {
-          cleanup();
-          let finalResponse = '';
-          for (const item of collected) if (item.type === 'agent_message') finalResponse = item.text;
-          finish({ turnId: event.turn_id, items: collected, finalResponse, usage: event.turn_usage ?? event.usage });
-          return;
-        }
-        case 'turn.failed':
-          cleanup();
-          fail(new TurnFailedError(event.turn_id, event.error.message, event.error.code ?? 'turn_failed'));
-          return;
-        case 'turn.aborted':
-          cleanup();
-          fail(new TurnAbortedError(event.turn_id, event.reason));
-          return;
-      }
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const dispatched = this.#dispatch({ type: 'user_input', items, mode: options.mode ?? 'queue' }, submissionId);
-      // A failure to record the input fails the turn's promise too.
-      dispatched.done.catch((err: unknown) => {
-        cleanup();
-        fail(err);
-      });
-    } catch (err) {
-      cleanup();
-      return { result: Promise.reject(err), stop: cleanup };
-    }
-    return { result, stop: cleanup };
   }
 
   /**
@@ -610,7 +735,7 @@ export class Conversation implements TurnHost {
 
   /** Wait for the running turn, if any, to end (however it ends). */
   #turnEnd(): Promise<void> {
-    const turnId = this.#actor?.getSnapshot().context.turn?.id;
+    const turnId = this.#view()?.turn?.id;
     if (!turnId || !this.#canInterrupt()) return Promise.resolve();
     return new Promise((resolve) => {
       const unlisten = this.#listen((event) => {
@@ -701,24 +826,26 @@ export class Conversation implements TurnHost {
   }
 
   /**
-   * Close the conversation: a running turn is interrupted (`turn.aborted`, reason `shutdown`),
-   * every record is made durable, `thread.closed` is emitted. Idempotent.
+   * @internal End the conversation at once, without writing anything more (for `runtime.delete`):
+   * its actor is stopped, what it had not made durable is dropped. Resolves once its lease is given up.
+   */
+  async end(): Promise<void> {
+    if (this.#residency === 'closed') return;
+    this.#deps.terminate(this.id);
+    await this.#ended.promise;
+  }
+
+  /**
+   * Close the conversation: a running turn (or one waiting for an approval) is interrupted
+   * (`turn.aborted`, reason `shutdown`), every record is made durable, `thread.closed` is
+   * emitted. Idempotent.
    */
   async close(): Promise<void> {
-    if (this.#closed || this.state === 'closed') return;
-    const dormancy = this.#dormancy;
-    if (dormancy) {
-      // Nothing ran and everything it wrote is durable: no actor is needed to close it.
-      this.#dormancy = null;
-      this.#closed = true;
-      for (const listener of this.#listeners) {
-        try {
-          listener({ type: 'thread.closed' });
-        } catch (err) {
-          this.#deps.report(err, this.id);
-        }
-      }
-      dormancy.retire();
+    if (this.#residency === 'closed' || this.#status() === 'closed') return;
+    // Nothing runs and everything it wrote is durable: no actor is needed to close it.
+    if (!this.#actor && !this.#activating && (this.#residency === 'dormant' || !this.#rest?.context.turn)) {
+      this.#deps.terminate(this.id);
+      await this.#ended.promise;
       return;
     }
     const closed = new Promise<void>((resolve, reject) => {
@@ -735,5 +862,18 @@ export class Conversation implements TurnHost {
     });
     await this.#dispatch({ type: 'shutdown' }).done;
     await closed;
+    // Its lease is given up when its shard has ended it.
+    await this.#ended.promise;
   }
+}
+
+function withResolvers(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }

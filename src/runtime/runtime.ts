@@ -1,125 +1,60 @@
 /**
- * The runtime (SPEC §3): creates the persistence and supervisor actors, and through the
- * supervisor starts, resumes, forks, restarts and closes conversation actors.
+ * The runtime (SPEC §3): the public API over one actor system. Its root is the supervisor,
+ * which owns every activation through its shard supervisors and the persistence actor, the one
+ * door to the log (`system.ts` builds it). The runtime keeps the handles (`Conversation`) and
+ * carries out what the supervisor decides: attaching actors to handles, reading logs back,
+ * leases.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createActor, fromCallback, fromPromise, waitFor, type InspectionEvent, type Observer } from 'xstate';
-import * as z from 'zod/mini';
-import { conversationMachine, type ConversationActorRef, type ConversationInput } from '../../machines/conversation.machine.js';
-import { persistenceMachine, type CommitInput, type CommitOutcome, type PersistReply } from '../../machines/persistence.machine.js';
-import { DEFAULT_RESTART_POLICY, supervisorMachine, type RestartPolicy, type SpawnOrigin } from '../../machines/supervisor.machine.js';
-import { turnMachine } from '../../machines/turn.machine.js';
+import { resolve } from 'node:path';
+import { waitFor } from 'xstate';
+import type { ConversationContext } from '../../machines/conversation.machine.js';
+import type { ActivationOrigin, ConversationSeed, HydrateInput } from '../../machines/shard.machine.js';
 import type { Agent } from '../agents/agent.js';
 import { localAgent } from '../agents/local.js';
 import { ColloquyError, ConversationHasForksError, InvalidOpError, RuntimeClosedError, SessionNotFoundError, StoreError } from '../errors.js';
+import { ConversationFold } from '../log/fold.js';
+import { replay } from '../log/replay.js';
+import type { RestoredConversation } from '../log/restored.js';
+import type { LogIssue, PersistFailure, ReadMode } from '../log/types.js';
 import { assertConversationId, idTime, newConversationId } from '../protocol/ids.js';
-import { ApprovalPolicySchema } from '../protocol/ops.js';
-import { LOG_FORMAT_VERSION, MetadataSchema, type ConversationConfig, type LogRecord, type SessionMetaPayload } from '../protocol/records.js';
+import { LOG_FORMAT_VERSION, SessionMetaPayloadSchema, type ConversationConfig, type SessionMetaPayload } from '../protocol/records.js';
 import { parseOrThrow } from '../protocol/validate.js';
 import { FileStore } from '../store/file-store.js';
-import { MessageHistory, type HistoryPersistence } from '../store/history.js';
-import type { CommitEntry, Durability, ListPage, ListQuery, LogIssue, ReadMode, Store } from '../store/store.js';
+import type { Durability, ListPage, ListQuery, MessageHistoryReader, Store } from '../store/store.js';
+import { systemClock } from './clock.js';
 import { Conversation, type ConversationDeps } from './conversation.js';
-import { ConversationFold, type PendingApprovalView, type PendingInputView, type TurnTranscript } from '../log/fold.js';
-import { replay } from '../log/replay.js';
-import { agentRunner } from './runner.js';
-import type { ContextOptions } from './context-window.js';
+import {
+  DEFAULT_PASSIVATE_AFTER_MS,
+  defaultHome,
+  ForkOptionsSchema,
+  StartOptionsSchema,
+  type ConversationRecord,
+  type ForkOptions,
+  type RuntimeOptions,
+  type StartOptions,
+} from './options.js';
+import { Registry } from './registry.js';
+import { startSystem, type ActorSystem, type SystemEffects } from './system.js';
 
-/** An XState inspection observer: sees every actor, event and snapshot of the runtime. */
-export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+export {
+  DEFAULT_PASSIVATE_AFTER_MS,
+  defaultHome,
+  type ConversationRecord,
+  type ForkOptions,
+  type InspectionObserver,
+  type RuntimeOptions,
+  type StartOptions,
+} from './options.js';
 
-/** Options of `createRuntime`: the store (or home and read mode), durability, agent, turn defaults, inspection observer, restart policy, context windows, message history and error callbacks. */
-export interface RuntimeOptions {
-  /** Where logs live. Default: a `FileStore` at `home`. */
-  readonly store?: Store;
-  /** The file store's directory when no `store` is given. Default `$COLLOQUY_HOME`, else `~/.colloquy`. */
-  readonly home?: string;
-  /** The model side. Default: the built-in local agent. */
-  readonly agent?: Agent;
-  /** When commits are acknowledged. Default `sync`. */
-  readonly durability?: Durability;
-  /** For `batched` durability: the longest a record waits for its fsync (ms). Default 100. */
-  readonly fsyncIntervalMs?: number;
-  /** Passed to every actor (supervisor, persistence, conversations and their turns). */
-  readonly inspect?: InspectionObserver;
-  /** How failed conversation actors are restarted. */
-  readonly restartPolicy?: RestartPolicy;
-  /** Settings of new conversations where `start` gives none. */
-  readonly defaults?: Partial<Pick<ConversationConfig, 'model' | 'cwd' | 'approvalPolicy' | 'instructions'>>;
-  /** Errors with nowhere else to go (a throwing listener, a conversation given up). Default: a process warning. */
-  readonly onError?: (error: unknown, context: { readonly conversationId?: string }) => void;
-  /**
-   * Things found in logs that are not clean records (torn tails repaired, lines skipped). Each
-   * is also reported to its conversation's subscribers as a `log.issue` event when resident.
-   */
-  readonly onLogIssue?: (issue: LogIssue) => void;
-  /**
-   * How bad lines in the middle of a log are treated on resume and read: `strict` (default)
-   * fails with a `CorruptLogError` naming file and line; `lenient` skips and reports them.
-   */
-  readonly readMode?: ReadMode;
-  /**
-   * The global message history (`<home>/history.jsonl`, every user message of every
-   * conversation, as Codex's). `home` defaults to the file store's; with another store and no
-   * `home`, nothing is recorded. `maxBytes` caps the file (bytes; trimmed to 80%).
-   */
-  readonly history?: { readonly home?: string; readonly maxBytes?: number; readonly persistence?: HistoryPersistence };
-  /**
-   * Context windows per model and automatic compaction: a conversation compacts before its next
-   * turn once the last model request used min(`autoCompactTokenLimit`, 90% of the window)
-   * tokens, keeping its newest turns up to `keepUserTokens` (default 20,000 tokens).
-   */
-  readonly context?: ContextOptions;
-}
-
-const StartOptionsSchema = z.strictObject({
-  model: z.optional(z.string().check(z.minLength(1))),
-  instructions: z.optional(z.string()),
-  cwd: z.optional(z.string().check(z.minLength(1))),
-  approvalPolicy: z.optional(ApprovalPolicySchema),
-  sandbox: z.optional(z.string()),
-  outputSchema: z.optional(z.unknown()),
-  name: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-  metadata: z.optional(MetadataSchema),
-});
-/** Options of `runtime.start`. */
-export type StartOptions = z.infer<typeof StartOptionsSchema>;
-
-const ForkOptionsSchema = z.strictObject({
-  beforeUserTurn: z.optional(z.int().check(z.minimum(1))),
-  name: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-});
 /**
- * Options of `runtime.fork`. `beforeUserTurn: n` keeps the user turns before the n-th
- * (1-based); without it the fork keeps everything up to the last finished turn.
+ * What happens to conversations as a whole, for consoles and inspectors: activations (an actor
+ * spawned: a first use, a resume, a fork, a restart, a wake after passivation), passivations and
+ * ends.
  */
-export type ForkOptions = z.infer<typeof ForkOptionsSchema>;
-
-/** A conversation read back from its log (`runtime.read`). */
-export interface ConversationRecord {
-  readonly id: string;
-  readonly meta: SessionMetaPayload;
-  readonly name: string | null;
-  readonly config: ConversationConfig;
-  readonly turns: readonly TurnTranscript[];
-  readonly pending: { readonly approvals: readonly PendingApprovalView[]; readonly input: readonly PendingInputView[] };
-}
-
-/** The default home directory: `$COLLOQUY_HOME`, else `~/.colloquy`. */
-export function defaultHome(): string {
-  return process.env.COLLOQUY_HOME && process.env.COLLOQUY_HOME !== '' ? resolve(process.env.COLLOQUY_HOME) : join(homedir(), '.colloquy');
-}
-
-function mergeByConversation(input: CommitInput): CommitEntry[] {
-  const byId = new Map<string, LogRecord[]>();
-  for (const request of input.requests) {
-    const list = byId.get(request.conversationId);
-    if (list) for (const r of request.records) list.push(r);
-    else byId.set(request.conversationId, [...request.records]);
-  }
-  return [...byId].map(([conversationId, records]) => ({ conversationId, records }));
-}
+export type RuntimeEvent =
+  | { readonly type: 'conversation.activated'; readonly conversationId: string; readonly origin: ActivationOrigin }
+  | { readonly type: 'conversation.passivated'; readonly conversationId: string }
+  | { readonly type: 'conversation.closed'; readonly conversationId: string };
 
 function warn(error: unknown, context: { conversationId?: string }): void {
   const message = error instanceof Error ? error.message : String(error);
@@ -128,68 +63,182 @@ function warn(error: unknown, context: { conversationId?: string }): void {
 
 /** A Colloquy runtime. Create it with `createRuntime`. */
 export class Runtime {
-  /** The store conversations are kept in. */
+  /** Everything the runtime persists: logs, listing, leases, message history. */
   readonly store: Store;
   /** The agent turns run. */
   readonly agent: Agent;
   /** When commits are acknowledged. */
   readonly durability: Durability;
-  /** The global message history: `append`, `lookup(id)`, `search(text)`, `list()`. */
-  readonly history: MessageHistory;
+  /** After this long (ms) with nothing to do and nobody subscribed, a conversation is passivated (0: never). */
+  readonly passivateAfterMs: number;
   readonly #options: RuntimeOptions;
-  readonly #residents = new Map<string, Conversation>();
+  readonly #registry = new Registry();
   readonly #loading = new Map<string, Promise<Conversation>>();
-  /** Conversations the supervisor was asked to spawn: their fold, and who waits for the handle. */
-  readonly #spawning = new Map<string, { fold: ConversationFold; ready?: (handle: Conversation) => void }>();
-  readonly #persistence;
-  readonly #supervisor;
-  readonly #conversationLogic;
-  #flushTokens = 0;
+  /** Starts whose header is being written: who waits for it. */
+  readonly #starting = new Map<string, (failure: PersistFailure | null) => void>();
+  /** Conversations whose write lease this runtime holds. */
+  readonly #leased = new Set<string>();
+  /** Lease operations per conversation, run one after the other (a release never overtakes a later acquire). */
+  readonly #leaseOps = new Map<string, Promise<void>>();
+  /** Conversations being read back: their log issues come with the replay, not from the store's watch. */
+  readonly #hydrating = new Set<string>();
+  readonly #listeners = new Set<(event: RuntimeEvent) => void>();
+  readonly #system: ActorSystem;
+  readonly #deps: ConversationDeps;
   #closed = false;
   #shutdown: Promise<void> | null = null;
 
   constructor(options: RuntimeOptions = {}) {
     this.#options = options;
     this.durability = options.durability ?? 'sync';
-    this.store = options.store ?? new FileStore({ home: options.home ?? defaultHome(), ...(options.readMode ? { mode: options.readMode } : {}) });
+    this.passivateAfterMs = options.passivateAfterMs ?? DEFAULT_PASSIVATE_AFTER_MS;
+    if (!(Number.isFinite(this.passivateAfterMs) && this.passivateAfterMs >= 0)) {
+      throw new InvalidOpError([{ path: ['passivateAfterMs'], message: 'expected a number of ms ≥ 0 (0: never passivate)' }], 'runtime options');
+    }
+    this.store =
+      options.store ??
+      new FileStore({
+        home: options.home ?? defaultHome(),
+        ...(options.readMode ? { mode: options.readMode } : {}),
+        ...(options.history ? { history: options.history } : {}),
+      });
     this.store.watchIssues?.((issue) => this.#logIssue(issue));
     this.agent = options.agent ?? localAgent();
-    const historyHome = options.history?.home ?? (this.store instanceof FileStore ? this.store.paths.home : undefined);
-    this.history = new MessageHistory({
-      home: historyHome ?? defaultHome(),
-      persistence: historyHome === undefined ? 'none' : (options.history?.persistence ?? 'save-all'),
-      ...(options.history?.maxBytes !== undefined ? { maxBytes: options.history.maxBytes } : {}),
+    this.#system = startSystem({
+      store: this.store,
+      agent: this.agent,
+      durability: this.durability,
+      ...(options.fsyncIntervalMs !== undefined ? { fsyncIntervalMs: options.fsyncIntervalMs } : {}),
+      clock: options.clock ?? systemClock,
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(options.restartPolicy ? { restartPolicy: options.restartPolicy } : {}),
+      ...(options.shards !== undefined ? { shards: options.shards } : {}),
+      passivateAfterMs: this.passivateAfterMs,
+      host: (id) => this.#registry.get(id),
+      effects: this.#effects(),
+      onError: (err) => this.#report(err),
     });
-    const inspect = options.inspect ? { inspect: options.inspect } : {};
-    const commitOptions = { durability: this.durability, ...(options.fsyncIntervalMs !== undefined ? { fsyncIntervalMs: options.fsyncIntervalMs } : {}) };
-    const store = this.store;
-    this.#persistence = createActor(
-      persistenceMachine.provide({
-        actors: { commit: fromPromise<readonly CommitOutcome[], CommitInput>(({ input }) => store.commit(mergeByConversation(input), commitOptions)) },
-      }),
-      { ...inspect, id: 'persistence', systemId: 'persistence' },
-    );
-    this.#conversationLogic = conversationMachine.provide({
-      actors: { turn: turnMachine.provide({ actors: { agentRunner: agentRunner(this.agent, (id) => this.#residents.get(id)) } }) },
-    });
-    this.#supervisor = createActor(
-      supervisorMachine.provide({
-        actions: {
-          spawnConversation: (_, p) => this.#spawn(p.id, p.origin, p.input),
-          stopConversation: (_, p) => this.#stop(p.id),
-          releaseConversation: (_, p) => this.#release(p.id),
-          restartConversation: (_, p) => void this.#restart(p.id),
-          giveUp: (_, p) => this.#giveUp(p.id, p.error),
-        },
-        actors: { drain: fromPromise(() => this.#drain()) },
-      }),
-      { ...inspect, id: 'supervisor', systemId: 'supervisor', input: { policy: options.restartPolicy ?? DEFAULT_RESTART_POLICY } },
-    );
-    this.#persistence.start();
-    this.#supervisor.start();
+    this.#deps = {
+      report: (err, id) => this.#report(err, id),
+      newId: newConversationId,
+      ...(options.context ? { context: options.context } : {}),
+      closing: () => this.#closed,
+      activate: (id, seed) => this.#system.send({ type: 'conversation.activate', id, origin: 'wake', ...(seed ? { seed } : {}) }),
+      deliver: (id, event, seed) => this.#system.send({ type: 'conversation.deliver', id, event, ...(seed ? { seed } : {}) }),
+      passivate: (id) => this.#system.send({ type: 'conversation.passivate', id }),
+      terminate: (id) => this.#system.send({ type: 'conversation.terminate', id }),
+      preview: (rest) => this.#system.preview(rest),
+    };
   }
 
-  // ——— supervisor effects ———
+  // ——— what the supervisor's shards do, carried out ———
+
+  #effects(): SystemEffects {
+    return {
+      hydrate: (input) => this.#hydrate(input),
+      activated: (id, origin, actor, buffered) => {
+        const handle = this.#registry.get(id);
+        if (!handle) {
+          // Nobody holds it any more (a passivated handle that was collected): end it.
+          this.#system.send({ type: 'conversation.terminate', id });
+          return;
+        }
+        this.#registry.hold(handle);
+        handle.attach(actor, buffered);
+        this.#tell({ type: 'conversation.activated', conversationId: id, origin });
+      },
+      activationFailed: (id, origin, error) => {
+        const handle = this.#registry.get(id);
+        if (origin === 'restart') return this.#giveUp(id, error);
+        handle?.activationFailed(error);
+        if (handle && origin === 'resume') this.#registry.remove(id, handle);
+      },
+      started: (id, failure) => {
+        const waiter = this.#starting.get(id);
+        this.#starting.delete(id);
+        waiter?.(failure);
+      },
+      mayPassivate: (id) => this.#registry.get(id)?.mayPassivate() ?? false,
+      passivated: (id) => {
+        const handle = this.#registry.get(id);
+        if (!handle) return;
+        handle.passivated();
+        this.#registry.release(handle);
+        void this.#releaseLease(id);
+        this.#tell({ type: 'conversation.passivated', conversationId: id });
+      },
+      exited: (id) => {
+        const handle = this.#registry.get(id);
+        if (handle) this.#registry.remove(id, handle);
+        this.#system.discard(id);
+        handle?.markClosed(undefined, this.#releaseLease(id));
+        this.#tell({ type: 'conversation.closed', conversationId: id });
+      },
+      failed: (id, error) => this.#registry.get(id)?.markUnavailable(error instanceof Error ? error : new Error(String(error))),
+      givenUp: (id, error) => this.#giveUp(id, error),
+    };
+  }
+
+  /** Read a conversation back from its log for its shard (taking its lease first, unless held). */
+  async #hydrate({ id, origin }: HydrateInput): Promise<RestoredConversation> {
+    const handle = this.#registry.get(id);
+    if (!handle) throw new SessionNotFoundError(id, this.store.description);
+    let acquired = false;
+    if (origin === 'restart') {
+      // Let what the dead actor sent settle, and drop what it could not write: its log is the truth.
+      await this.#system.flush();
+      this.#system.discard(id);
+    } else if (!this.#leased.has(id)) {
+      if (!(await this.store.exists(id))) throw new SessionNotFoundError(id, this.store.description);
+      // Take the write lease first, so the log read is the log this process goes on writing.
+      await this.#lease(id);
+      acquired = true;
+    }
+    this.#hydrating.add(id);
+    try {
+      const issues: LogIssue[] = [];
+      const fold = await replay(this.store, id, { ...this.#readOptions(), onIssue: (issue) => void issues.push(issue) });
+      // What the replay found (lines skipped in lenient mode) stays visible on the conversation.
+      handle.loaded(fold, issues);
+      return fold.restored();
+    } catch (err) {
+      if (acquired) void this.#releaseLease(id);
+      throw err;
+    } finally {
+      this.#hydrating.delete(id);
+    }
+  }
+
+  #giveUp(id: string, error: unknown): void {
+    const handle = this.#registry.get(id);
+    if (handle) this.#registry.remove(id, handle);
+    const reason = error instanceof Error ? error : new Error(String(error));
+    handle?.markClosed(new ColloquyError('conversation_failed', `conversation ${id} failed and was not restarted: ${reason.message}`, { cause: error }), this.#releaseLease(id));
+    this.#report(reason, id);
+  }
+
+  /** Run `op` on conversation `id`'s lease after every earlier lease operation on it. */
+  #leaseOp(id: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.#leaseOps.get(id) ?? Promise.resolve()).then(op);
+    const tail = next.catch(() => {});
+    this.#leaseOps.set(id, tail);
+    void tail.then(() => {
+      if (this.#leaseOps.get(id) === tail) this.#leaseOps.delete(id);
+    });
+    return next;
+  }
+
+  /** Take the write lease of a conversation this runtime is about to create or write. */
+  async #lease(id: string): Promise<void> {
+    await this.#leaseOp(id, () => this.store.acquire(id));
+    this.#leased.add(id);
+  }
+
+  /** Give up conversation `id`'s lease, if held; resolves once it is given up (failures are reported). */
+  #releaseLease(id: string): Promise<void> {
+    if (!this.#leased.delete(id)) return Promise.resolve();
+    return this.#leaseOp(id, () => this.store.release(id)).catch((err: unknown) => this.#report(err, id));
+  }
 
   #report(error: unknown, conversationId?: string): void {
     try {
@@ -199,134 +248,25 @@ export class Runtime {
     }
   }
 
-  /**
-   * The supervisor's spawn effect. The actor is created once the supervisor's transition is
-   * over (a microtask later): an actor's own built-in actions must not run inside another
-   * actor's custom action.
-   */
-  /** Add a user message to the global history; a failure there never affects the conversation. */
-  #remember(conversationId: string, text: string): void {
-    if (text === '') return;
-    try {
-      void this.history.append(conversationId, text).catch((err: unknown) => this.#report(err, conversationId));
-    } catch (err) {
-      this.#report(err, conversationId);
+  #tell(event: RuntimeEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.#report(err, event.conversationId);
+      }
     }
   }
 
-  #spawn(id: string, origin: SpawnOrigin, input: ConversationInput): void {
-    const pending = this.#spawning.get(id);
-    this.#spawning.delete(id);
-    queueMicrotask(() => {
-      const handle = this.#create(id, origin, input, pending?.fold ?? new ConversationFold());
-      pending?.ready?.(handle);
-    });
-  }
-
-  #create(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Conversation {
-    const handle = this.#residents.get(id) ?? new Conversation(id, fold, this.#conversationDeps());
-    const actor: ConversationActorRef = createActor(this.#conversationLogic, {
-      input,
-      id: `conversation:${id}`,
-      systemId: `conversation:${id}`,
-      ...(this.#options.inspect ? { inspect: this.#options.inspect } : {}),
-    });
-    actor.subscribe({
-      complete: () => this.#supervisor.send({ type: 'conversation.exited', id }),
-      error: (error) => {
-        handle.markUnavailable(error instanceof Error ? error : new Error(String(error)));
-        this.#supervisor.send({ type: 'conversation.failed', id, error, at: Date.now() });
-      },
-    });
-    handle.attach(actor, origin === 'start' ? undefined : fold);
-    this.#residents.set(id, handle);
-    actor.start();
-    return handle;
-  }
-
-  #conversationDeps(): ConversationDeps {
-    return {
-      report: (err, cid) => this.#report(err, cid),
-      newId: newConversationId,
-      onUserMessage: (cid, text) => this.#remember(cid, text),
-      ...(this.#options.context ? { context: this.#options.context } : {}),
-    };
-  }
-
-  #stop(id: string): void {
-    const handle = this.#residents.get(id);
-    if (!handle) return;
-    this.#residents.delete(id);
-    if (!handle.dormant) handle.actor?.stop();
-    handle.markClosed();
-    void this.store.release(id).catch((err: unknown) => this.#report(err, id));
-  }
-
-  #release(id: string): void {
-    const handle = this.#residents.get(id);
-    this.#residents.delete(id);
-    handle?.markClosed();
-    this.#persistence.send({ type: 'discard', conversationId: id });
-    void this.store.release(id).catch((err: unknown) => this.#report(err, id));
-  }
-
-  async #restart(id: string): Promise<void> {
-    try {
-      // Let what the dead actor sent settle, and drop what it could not write: its log is the truth.
-      await this.#flush();
-      this.#persistence.send({ type: 'discard', conversationId: id });
-      await this.store.release(id);
-      const fold = await replay(this.store, id, this.#readOptions());
-      this.#spawning.set(id, { fold });
-      this.#supervisor.send({
-        type: 'conversation.spawn',
-        id,
-        origin: 'restart',
-        input: { id, persistence: this.#persistence, restore: fold.restored() },
-      });
-    } catch (err) {
-      this.#giveUp(id, err);
-    }
-  }
-
-  #giveUp(id: string, error: unknown): void {
-    const handle = this.#residents.get(id);
-    this.#residents.delete(id);
-    const reason = error instanceof Error ? error : new Error(String(error));
-    handle?.markClosed(new ColloquyError('conversation_failed', `conversation ${id} failed and was not restarted: ${reason.message}`, { cause: error }));
-    this.#report(reason, id);
-  }
-
-  /** Resolve once everything sent to the persistence actor so far is committed (or parked). */
-  #flush(): Promise<void> {
-    const token = `flush-${++this.#flushTokens}`;
-    return new Promise((resolve) => {
-      const sub = this.#persistence.on('flushed', (event) => {
-        if (event.token !== token) return;
-        sub.unsubscribe();
-        resolve();
-      });
-      this.#persistence.send({ type: 'flush', token });
-    });
-  }
-
-  async #drain(): Promise<void> {
-    const results = await Promise.allSettled([...this.#residents.values()].map((c) => c.close()));
-    for (const r of results) if (r.status === 'rejected') this.#report(r.reason);
-    await this.#flush();
-    this.#persistence.stop();
-    await this.history.close().catch((err: unknown) => this.#report(err));
-    await this.store.close();
-  }
-
-  /** A log issue: to `onLogIssue`, and as an event to its conversation when resident. */
+  /** A log issue: to `onLogIssue`, and as an event to its conversation when it has a handle. */
   #logIssue(issue: LogIssue): void {
     try {
       this.#options.onLogIssue?.(issue);
     } catch (err) {
       this.#report(err);
     }
-    if (issue.conversationId !== undefined) this.#residents.get(issue.conversationId)?.reportLogIssue(issue);
+    const id = issue.conversationId;
+    if (id !== undefined && !this.#hydrating.has(id)) this.#registry.get(id)?.reportLogIssue(issue);
   }
 
   #readOptions(): { mode?: ReadMode } {
@@ -335,14 +275,6 @@ export class Runtime {
 
   #open(): void {
     if (this.#closed) throw new RuntimeClosedError();
-  }
-
-  /** Spawn through the supervisor; resolves with the handle once the actor runs. */
-  #launch(id: string, origin: SpawnOrigin, input: ConversationInput, fold: ConversationFold): Promise<Conversation> {
-    return new Promise((resolve) => {
-      this.#spawning.set(id, { fold, ready: resolve });
-      this.#supervisor.send({ type: 'conversation.spawn', id, origin, input });
-    });
   }
 
   /** Wait until a new conversation's `session_meta` is durable; on failure, undo the start. */
@@ -355,15 +287,24 @@ export class Runtime {
     );
     if (snapshot.status === 'active' && snapshot.value !== 'error') return handle;
     const message = snapshot.context.error?.message ?? 'the conversation actor stopped';
-    this.#supervisor.send({ type: 'conversation.terminate', id: handle.id });
-    this.#persistence.send({ type: 'discard', conversationId: handle.id });
+    this.#system.send({ type: 'conversation.terminate', id: handle.id });
     throw new StoreError(`could not create conversation ${handle.id} in ${this.store.description}: ${message}`);
+  }
+
+  /** Activate a new handle from `seed` (a fork) and wait for its actor. */
+  async #activate(handle: Conversation, origin: ActivationOrigin, seed?: ConversationSeed): Promise<Conversation> {
+    this.#registry.hold(handle);
+    const active = handle.whenActive();
+    this.#system.send({ type: 'conversation.activate', id: handle.id, origin, ...(seed ? { seed } : {}) });
+    await active;
+    return handle;
   }
 
   // ——— public API ———
 
   /**
-   * Start a new conversation. Resolves once its log exists (its `session_meta` is durable).
+   * Start a new conversation. Resolves once its log exists (its `session_meta` is durable); the
+   * conversation is dormant (no actor) until it is first used.
    * @throws {InvalidOpError} for bad options (naming the field).
    * @throws {StoreError} when the log cannot be created.
    * @throws {RuntimeClosedError} after `shutdown`.
@@ -385,7 +326,7 @@ export class Runtime {
       ...(o.sandbox !== undefined ? { sandbox: o.sandbox } : {}),
       ...(o.outputSchema !== undefined ? { outputSchema: o.outputSchema } : {}),
     };
-    const meta: SessionMetaPayload = {
+    return this.#startDormant({
       format: LOG_FORMAT_VERSION,
       id,
       created_at: new Date(idTime(id)).toISOString(),
@@ -393,55 +334,55 @@ export class Runtime {
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
       source: 'colloquy',
-    };
-    await this.store.acquire(id);
-    return this.#startDormant(id, meta);
+    });
   }
 
   /**
-   * A new conversation is created dormant: its `session_meta` goes to the persistence actor
-   * (the only writer) and, once durable, the handle is returned without an actor. The actor is
-   * created, from the fold of that one record, when the conversation is first used; an idle
-   * conversation holds only its handle and fold.
+   * Create a conversation from a complete header (for importers and adapters that write their
+   * own records, such as the Codex import and the Agents SDK session): `meta.id` must be a new
+   * conversation id. Resolves once the header is durable; the conversation is dormant.
+   * @throws {InvalidOpError} for a header that is not a valid `session_meta` (naming the field).
+   * @throws {InvalidIdError} for a malformed id; {@link StoreError} when the log cannot be created
+   *   (one with this id exists).
    */
-  async #startDormant(id: string, meta: SessionMetaPayload): Promise<Conversation> {
-    const header: LogRecord = { ts: new Date().toISOString(), seq: 0, type: 'session_meta', payload: meta };
-    const failure = await new Promise<string | null>((resolveReply) => {
-      const reply = createActor(
-        fromCallback<PersistReply>(({ receive }) => {
-          receive((event) => resolveReply(event.type === 'persist.ack' ? null : event.error.message));
-        }),
-      );
-      reply.start();
-      this.#persistence.send({ type: 'append', request: { conversationId: id, records: [header], replyTo: reply } });
+  async create(meta: SessionMetaPayload): Promise<Conversation> {
+    this.#open();
+    const header = parseOrThrow(SessionMetaPayloadSchema, meta, 'session_meta');
+    assertConversationId(header.id);
+    if (header.forked_from) throw new InvalidOpError([{ path: ['forked_from'], message: 'use runtime.fork to fork a conversation' }], 'session_meta');
+    if (this.#registry.get(header.id) || (await this.store.exists(header.id))) {
+      throw new StoreError(`conversation ${header.id} already exists in ${this.store.description}`, { code: 'conversation_exists' });
+    }
+    return this.#startDormant(header);
+  }
+
+  /**
+   * A new conversation: its shard writes its `session_meta` through the persistence actor and,
+   * once it is durable, the handle is returned without an actor (dormant). The actor is created,
+   * from the fold of that one record, when the conversation is first used.
+   */
+  async #startDormant(meta: SessionMetaPayload): Promise<Conversation> {
+    const id = meta.id;
+    await this.#lease(id);
+    const failure = await new Promise<PersistFailure | null>((done) => {
+      this.#starting.set(id, done);
+      this.#system.send({ type: 'conversation.start', id, meta });
     });
     if (failure !== null) {
-      this.#persistence.send({ type: 'discard', conversationId: id });
-      await this.store.release(id).catch(() => {});
-      throw new StoreError(`could not create conversation ${id} in ${this.store.description}: ${failure}`);
+      void this.#releaseLease(id);
+      throw new StoreError(`could not create conversation ${id} in ${this.store.description}: ${failure.message}`);
     }
     const fold = new ConversationFold();
-    fold.apply(header);
-    const handle = new Conversation(id, fold, this.#conversationDeps());
-    handle.sleep({
-      wake: () => {
-        // Created here, synchronously (the op that woke it is delivered next), and reported to
-        // the supervisor, which counts it and supervises it from now on like any other.
-        this.#create(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
-        this.#supervisor.send({ type: 'conversation.activated', id });
-      },
-      retire: () => {
-        if (this.#residents.get(id) === handle) this.#residents.delete(id);
-        void this.store.release(id).catch((err: unknown) => this.#report(err, id));
-      },
-    });
-    this.#residents.set(id, handle);
+    fold.apply({ ts: meta.created_at, seq: 0, type: 'session_meta', payload: meta });
+    const handle = new Conversation(id, fold, this.#deps, 'dormant');
+    this.#registry.hold(handle);
     return handle;
   }
 
   /**
    * Resume a conversation from its log: its history, its pending approvals and its queued
-   * input come back. Returns the resident conversation if it is already loaded.
+   * input come back. Returns the conversation's handle if the runtime has one (brought back
+   * into memory when it was passivated).
    * @throws {InvalidIdError} for a malformed id; {@link SessionNotFoundError} when it does not exist.
    * @throws {SessionLockedError} naming the holder when another live process writes it.
    * @throws {CorruptLogError} when its log has a bad line (strict mode).
@@ -449,27 +390,18 @@ export class Runtime {
   async resume(conversationId: string): Promise<Conversation> {
     this.#open();
     const id = assertConversationId(conversationId);
-    const resident = this.#residents.get(id);
-    if (resident && resident.state !== 'closed') return resident;
+    const known = this.#registry.get(id);
+    if (known && known.residency !== 'closed') {
+      await known.wake();
+      return known;
+    }
     const loading = this.#loading.get(id);
     if (loading) return loading;
-    const load = (async () => {
-      if (!(await this.store.exists(id))) throw new SessionNotFoundError(id, this.store.description);
-      // Take the write lease first, so the log read is the log this process goes on writing.
-      await this.store.acquire(id);
-      try {
-        const issues: LogIssue[] = [];
-        const fold = await replay(this.store, id, { ...this.#readOptions(), onIssue: (issue) => void issues.push(issue) });
-        this.#open();
-        const handle = await this.#launch(id, 'resume', { id, persistence: this.#persistence, restore: fold.restored() }, fold);
-        // What the replay found (lines skipped in lenient mode) stays visible on the conversation.
-        for (const issue of issues) handle.reportLogIssue(issue);
-        return handle;
-      } catch (err) {
-        await this.store.release(id).catch(() => {});
-        throw err;
-      }
-    })();
+    const handle = new Conversation(id, null, this.#deps, 'activating');
+    const load = this.#activate(handle, 'resume').catch((err: unknown) => {
+      this.#registry.remove(id, handle);
+      throw err;
+    });
     this.#loading.set(id, load);
     try {
       return await load;
@@ -531,8 +463,15 @@ export class Runtime {
       source: 'colloquy',
     };
     const restore = { ...base, queue: [], openTurn: null, failed: null, ...(o.name !== undefined ? { name: o.name } : {}) };
-    await this.store.acquire(childId);
-    const handle = await this.#launch(childId, 'fork', { id: childId, persistence: this.#persistence, create: { meta, seq: cut }, restore }, fold);
+    await this.#lease(childId);
+    const handle = new Conversation(childId, fold, this.#deps, 'activating');
+    try {
+      await this.#activate(handle, 'fork', { create: { meta, seq: cut }, restore });
+    } catch (err) {
+      this.#registry.remove(childId, handle);
+      void this.#releaseLease(childId);
+      throw err;
+    }
     return this.#created(handle);
   }
 
@@ -571,14 +510,27 @@ export class Runtime {
     await this.store.reindex?.();
   }
 
-  /** The resident conversation with this id, if it is loaded. */
+  /** The conversation with this id, if the runtime has a handle for it (active, dormant or passivated). */
   get(id: string): Conversation | undefined {
-    return this.#residents.get(id.toUpperCase());
+    return this.#registry.get(id.toUpperCase());
   }
 
-  /** Conversations loaded now. */
+  /** Conversations the runtime holds now: active, dormant, or being brought back (passivated ones are not held). */
   get resident(): number {
-    return this.#residents.size;
+    return this.#registry.held;
+  }
+
+  /** The global message history of the store: every user message of every conversation, newest first. */
+  get history(): MessageHistoryReader {
+    return this.store.history;
+  }
+
+  /** Follow what happens to conversations (activations, passivations, ends); returns the unsubscribe function. */
+  subscribe(listener: (event: RuntimeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
   }
 
   /** Archive a conversation (it leaves the default listing; resume still works). */
@@ -594,8 +546,8 @@ export class Runtime {
   }
 
   /**
-   * Delete a conversation for good (closing it first if it is loaded): its log, side files and
-   * listing entry.
+   * Delete a conversation for good: its actor is stopped if it runs (nothing more is written),
+   * then its log, side files and listing entry are removed.
    * @throws {ConversationHasForksError} when conversations were forked from it (they read their
    *   first turns from its log); nothing is deleted.
    */
@@ -604,8 +556,12 @@ export class Runtime {
     const id = assertConversationId(conversationId);
     const forks = await this.forks(id);
     if (forks.length > 0) throw new ConversationHasForksError(id, forks);
-    const resident = this.#residents.get(id);
-    if (resident) await resident.close();
+    const known = this.#registry.get(id);
+    if (known) {
+      await known.end();
+      // What it sent before it stopped is written (or dropped) before its log goes.
+      await this.#system.flush();
+    }
     await this.store.delete(id);
   }
 
@@ -637,11 +593,20 @@ export class Runtime {
   shutdown(): Promise<void> {
     if (this.#shutdown) return this.#shutdown;
     this.#closed = true;
-    this.#supervisor.send({ type: 'shutdown' });
-    this.#shutdown = waitFor(this.#supervisor, (s) => s.status === 'done', { timeout: Infinity }).then(() => {});
+    this.#shutdown = this.#system.shutdown(() => this.#drain());
     return this.#shutdown;
   }
+
+  async #drain(): Promise<void> {
+    const results = await Promise.allSettled(this.#registry.heldHandles().map((c) => c.close()));
+    for (const r of results) if (r.status === 'rejected') this.#report(r.reason);
+    await this.#system.flush();
+    await this.store.close();
+  }
 }
+
+/** The context of a conversation snapshot (re-exported for clients that show it). */
+export type { ConversationContext };
 
 /**
  * Create a runtime.

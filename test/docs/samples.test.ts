@@ -50,7 +50,7 @@ const ENTRY_POINTS: Readonly<Record<string, string>> = {
   colloquy: join(root, 'src/index.ts'),
   'colloquy/inspect': join(root, 'src/inspect/index.ts'),
   'colloquy/server': join(root, 'src/server/index.ts'),
-  'colloquy/openai-agents': join(root, 'src/agents/openai-agents/index.ts'),
+  'colloquy/openai-agents': join(root, 'src/clients/openai-agents/index.ts'),
 };
 
 /** Placeholder → replacement, applied in this order (the id placeholder is handled apart). */

@@ -101,6 +101,20 @@ function runtimeAt(store: Store) {
   return createRuntime({ store: new FileStore({ home: (store as FileStore).paths.home }) });
 }
 
+/** Run `work` with a runtime over `store`'s home (or over `store` itself), shut down afterwards. */
+async function through<T>(store: Store, work: (rt: ReturnType<typeof createRuntime>) => Promise<T>, own = false): Promise<T> {
+  const rt = own ? createRuntime({ store }) : runtimeAt(store);
+  try {
+    return await work(rt);
+  } finally {
+    await rt.shutdown();
+  }
+}
+
+/** Import one rollout into `store` through a runtime. */
+const importInto = (store: Store, path: string, options?: CodexImportOptions, own = false): Promise<CodexImportResult> =>
+  through(store, (rt) => importCodexRollout(rt, path, options), own);
+
 async function records(store: Store, id: string): Promise<LogRecord[]> {
   const out: LogRecord[] = [];
   for await (const r of store.read(id)) out.push(r);
@@ -137,7 +151,7 @@ async function importFile(lines: readonly (Line | string)[], options: CodexImpor
   const dir = await tempDir();
   const path = await writeRollout(dir, 'rollout-test.jsonl', lines, write);
   const store = await newStore();
-  return { store, path, result: await importCodexRollout(store, path, options) };
+  return { store, path, result: await importInto(store, path, options) };
 }
 
 function lastUserText(name: FixtureName): string {
@@ -156,7 +170,7 @@ describe('importCodexRollout over the recorded Codex rollouts', () => {
     describe(name, () => {
       it('imports every turn and item, in order, with its status', async () => {
         const store = await newStore();
-        const result = await importCodexRollout(store, fixturePath(name));
+        const result = await importInto(store, fixturePath(name));
         expect(result.id).toMatch(ULID);
         expect(result.issues).toEqual([]);
         expect(result.codexThreadId).toBe(MANIFEST.fixtures.find((f) => f.scenario === name)?.thread_id);
@@ -178,7 +192,7 @@ describe('importCodexRollout over the recorded Codex rollouts', () => {
 
       it('keeps every line it does not map as an opaque record, verbatim', async () => {
         const store = await newStore();
-        const result = await importCodexRollout(store, fixturePath(name));
+        const result = await importInto(store, fixturePath(name));
         const lines = fixtureLines(name);
         const unmapped = lines.filter(isUnmapped).map((l) => JSON.stringify(l));
         const opaque = (await records(store, result.id)).filter((r) => r.type === 'opaque').map((r) => JSON.stringify(r.payload.line));
@@ -189,7 +203,7 @@ describe('importCodexRollout over the recorded Codex rollouts', () => {
 
       it('resumes with the same history: the next turn knows the last imported user message', async () => {
         const store = await newStore();
-        const result = await importCodexRollout(store, fixturePath(name));
+        const result = await importInto(store, fixturePath(name));
         const reply = await resumeAndRun(store, result.id, 'What came before?');
         expect(reply).toBe(`Turn ${result.turns + 1}. You said: "What came before?". Before that you said: "${lastUserText(name)}".`);
       });
@@ -198,7 +212,7 @@ describe('importCodexRollout over the recorded Codex rollouts', () => {
 
   it('a function call becomes a command_execution item with its output, exit code and call id', async () => {
     const store = await newStore();
-    const result = await importCodexRollout(store, fixturePath('function-call'));
+    const result = await importInto(store, fixturePath('function-call'));
     const items = (await records(store, result.id)).flatMap((r) => (r.type === 'item' ? [r.payload.item] : []));
     expect(items.find((i) => i.type === 'command_execution')).toEqual({
       id: 'item_1',
@@ -213,7 +227,7 @@ describe('importCodexRollout over the recorded Codex rollouts', () => {
 
   it("records each turn's usage from Codex's token_count events (cumulative and per turn)", async () => {
     const store = await newStore();
-    const result = await importCodexRollout(store, fixturePath('plain-turns'));
+    const result = await importInto(store, fixturePath('plain-turns'));
     const completed = (await records(store, result.id)).flatMap((r) => (r.type === 'event' && r.payload.type === 'turn.completed' ? [r.payload] : []));
     // The mock answered 1200 in / 9 out, then 1300 in (1100 cached) / 20 out (8 reasoning).
     expect(completed.map((c) => c.turn_usage)).toEqual([
@@ -225,7 +239,7 @@ describe('importCodexRollout over the recorded Codex rollouts', () => {
 
   it('uses Codex turn ids and keeps line timestamps', async () => {
     const store = await newStore();
-    const result = await importCodexRollout(store, fixturePath('interrupted-turn'));
+    const result = await importInto(store, fixturePath('interrupted-turn'));
     const lines = fixtureLines('interrupted-turn');
     const codexTurnIds = lines.filter((l) => l.type === 'event_msg' && l.payload?.type === 'task_started').map((l) => l.payload?.turn_id);
     const recs = await records(store, result.id);
@@ -366,7 +380,7 @@ describe('every line kind, and lines that are not clean', () => {
     const dir = await tempDir();
     const path = await writeRollout(dir, 'rollout-corrupt.jsonl', lines);
     const store = await newStore();
-    const error = await importCodexRollout(store, path).catch((e: unknown) => e);
+    const error = await importInto(store, path).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptLogError);
     expect(error).toMatchObject({ path, line: 10, code: 'corrupt_log' });
     expect((error as Error).message).toContain(`${path}:10`);
@@ -417,7 +431,7 @@ describe('every line kind, and lines that are not clean', () => {
   it('a missing file is a CodexImportError naming it', async () => {
     const store = await newStore();
     const path = join(await tempDir(), 'rollout-nope.jsonl');
-    const error = await importCodexRollout(store, path).catch((e: unknown) => e);
+    const error = await importInto(store, path).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CodexImportError);
     expect((error as Error).message).toBe(`${path}: no such file`);
   });
@@ -493,7 +507,7 @@ describe('every line kind, and lines that are not clean', () => {
 
   it('streams in batches: a small batch size gives the same conversation', async () => {
     const store = await newStore();
-    const one = await importCodexRollout(store, fixturePath('multi-turn-resume'), { batchSize: 2 });
+    const one = await importInto(store, fixturePath('multi-turn-resume'), { batchSize: 2 });
     expect(one.records).toBeGreaterThan(10);
     const recs = await records(store, one.id);
     expect(recs.map((r) => r.seq)).toEqual(recs.map((_, i) => i));
@@ -513,7 +527,7 @@ describe('every line kind, and lines that are not clean', () => {
     }
     const failing = new FailingStore({ home: store.paths.home });
     stores.push(failing);
-    const error = await importCodexRollout(failing, fixturePath('plain-turns'), { batchSize: 4 }).catch((e: unknown) => e);
+    const error = await importInto(failing, fixturePath('plain-turns'), { batchSize: 4 }, true).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as Error).message).toContain('disk full');
     expect(commits).toBe(2);
@@ -531,7 +545,7 @@ describe('importCodexRollouts (a directory)', () => {
 
     expect(await findCodexRollouts(codexHome)).toEqual([bad, ...FIXTURE_NAMES.map((n) => join(day, `rollout-${n}.jsonl`)).sort()]);
     const store = await newStore();
-    const { imported, failed } = await importCodexRollouts(store, codexHome);
+    const { imported, failed } = await through(store, (rt) => importCodexRollouts(rt, codexHome));
     expect(failed.map((f) => f.path)).toEqual([bad]);
     expect(failed[0]?.error).toBeInstanceOf(CorruptLogError);
     const byThread = new Map(imported.map((r: CodexImportResult) => [r.codexThreadId, r]));
@@ -541,8 +555,8 @@ describe('importCodexRollouts (a directory)', () => {
 
   it('the same rollout imported twice gives two conversations', async () => {
     const store = await newStore();
-    const a = await importCodexRollout(store, fixturePath('plain-turns'));
-    const b = await importCodexRollout(store, fixturePath('plain-turns'));
+    const a = await importInto(store, fixturePath('plain-turns'));
+    const b = await importInto(store, fixturePath('plain-turns'));
     expect(a.id).not.toBe(b.id);
     expect(await readFile(fixturePath('plain-turns'), 'utf8')).toContain(a.codexThreadId ?? '?');
   });

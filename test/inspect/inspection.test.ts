@@ -97,7 +97,14 @@ describe('inspection relay', () => {
     // The turn actor: a child of the conversation actor.
     const turnActor = ui.messages.find((m) => m.type === '@xstate.actor' && m.parentId === root);
     expect(turnActor, 'the turn actor is registered as a child').toBeDefined();
-    expect(turnActor!.rootId).toBe(root);
+    // The supervision tree, by the stream's parent links: supervisor → shard → conversation → turn.
+    const supervisor = ui.messages.find((m) => m.type === '@xstate.actor' && m.name === 'supervisor');
+    const shard = ui.messages.find((m) => m.type === '@xstate.actor' && m.sessionId === conversationActor!.parentId);
+    expect(supervisor?.parentId, 'the supervisor is the root').toBeUndefined();
+    expect(shard?.name).toMatch(/^shard:\d+$/);
+    expect(shard?.parentId).toBe(supervisor?.sessionId);
+    expect(turnActor!.rootId).toBe(supervisor?.sessionId);
+    expect(conversationActor!.rootId).toBe(supervisor?.sessionId);
 
     // Snapshots reach the UI through the relay after the turn's end: wait for the last one.
     const lastValue = (): string | undefined => {
@@ -173,6 +180,10 @@ describe('inspection relay', () => {
     // Everything that came is of the chosen conversation's actor tree.
     const roots = new Set(ui.messages.map((m) => m.rootId));
     expect(roots.size).toBe(1);
+    const conversation = ui.messages.find((m) => m.type === '@xstate.actor' && m.name === `conversation:${second.id}`);
+    const tree = new Set([conversation?.sessionId]);
+    for (const m of ui.messages) if (m.type === '@xstate.actor' && m.parentId !== undefined && tree.has(m.parentId)) tree.add(m.sessionId);
+    expect(ui.messages.every((m) => tree.has(m.sessionId))).toBe(true);
   });
 
   it('replays actor registrations to a UI that connects late', async () => {

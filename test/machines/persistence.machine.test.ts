@@ -45,7 +45,7 @@ describe('persistence machine', () => {
     expect(calls).toHaveLength(1);
     calls[0]!.resolve([ok('A', 0)]);
     await settle();
-    expect(a.got).toEqual([{ type: 'persist.ack', seq: 0 }]);
+    expect(a.got).toEqual([{ type: 'persist.ack', seq: 0, conversationId: 'A' }]);
     // One batch, oldest first, per conversation in order.
     expect(calls).toHaveLength(2);
     expect(calls[1]!.input.requests.map((r) => [r.conversationId, r.records.map((x) => x.seq)])).toEqual([
@@ -55,8 +55,8 @@ describe('persistence machine', () => {
     ]);
     calls[1]!.resolve([ok('A', 3), ok('B', 0)]);
     await settle();
-    expect(a.got.at(-1)).toEqual({ type: 'persist.ack', seq: 3 });
-    expect(b.got).toEqual([{ type: 'persist.ack', seq: 0 }]);
+    expect(a.got.at(-1)).toEqual({ type: 'persist.ack', seq: 3, conversationId: 'A' });
+    expect(b.got).toEqual([{ type: 'persist.ack', seq: 0, conversationId: 'B' }]);
     expect(actor.getSnapshot().value).toBe('idle');
     expect(actor.getSnapshot().context.batches).toBe(2);
   });
@@ -72,7 +72,7 @@ describe('persistence machine', () => {
     actor.send(append('B', b.actor, 0));
     calls[0]!.resolve([{ conversationId: 'A', ok: false, firstSeq: 0, error: { message: 'ENOSPC', code: 'store_error' } }]);
     await settle();
-    expect(a.got).toEqual([{ type: 'persist.failed', seq: 0, error: { message: 'ENOSPC', code: 'store_error' } }]);
+    expect(a.got).toEqual([{ type: 'persist.failed', seq: 0, error: { message: 'ENOSPC', code: 'store_error' }, conversationId: 'A' }]);
     // B goes on; A's later record is held back with the failed one.
     expect(calls).toHaveLength(2);
     expect(calls[1]!.input.requests.map((r) => r.conversationId)).toEqual(['B']);
@@ -86,7 +86,7 @@ describe('persistence machine', () => {
     expect(calls[2]!.input.requests.map((r) => r.records.map((x) => x.seq))).toEqual([[0], [1], [2]]);
     calls[2]!.resolve([ok('A', 2)]);
     await settle();
-    expect(a.got.at(-1)).toEqual({ type: 'persist.ack', seq: 2 });
+    expect(a.got.at(-1)).toEqual({ type: 'persist.ack', seq: 2, conversationId: 'A' });
     expect(actor.getSnapshot().context.parked).toEqual({});
   });
 

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ConversationBusyError,
@@ -395,13 +397,25 @@ describe('runtime: history operations', () => {
 });
 
 describe('runtime: subscriptions and errors', () => {
-  it('gives every subscriber thread.started first', async () => {
+  it('gives every subscriber thread.started first, with the settings of the session (as Codex\'s SessionConfigured)', async () => {
     const rt = runtime();
-    const convo = await rt.start();
+    const convo = await rt.start({ name: 'configured', sandbox: 'workspace-write' });
     await convo.run('x');
     const events: ThreadEvent[] = [];
     convo.subscribe((e) => events.push(e));
-    expect(events[0]).toEqual({ type: 'thread.started', thread_id: convo.id });
+    expect(events[0]).toEqual({
+      type: 'thread.started',
+      thread_id: convo.id,
+      model: 'local',
+      cwd: convo.config.cwd,
+      approval_policy: 'on-request',
+      sandbox: 'workspace-write',
+      name: 'configured',
+      turns: 1,
+      history_turns: 1,
+    });
+    // Still a valid event of the Codex SDK's vocabulary: its own fields are there, the rest are extra.
+    expect(events[0]).toMatchObject({ type: 'thread.started', thread_id: convo.id });
   });
 
   it('reports a throwing listener to onError and keeps going', async () => {
@@ -458,11 +472,25 @@ describe('runtime: global message history', () => {
     expect(await second.history.lookup(entries[1]!.id)).toMatchObject({ text: 'bananas', sessionId: b.id });
   });
 
-  it('records nothing for a memory store without a home', async () => {
-    const rt = runtime();
-    const convo = await rt.start();
-    await convo.run('secret');
-    expect(await rt.history.list()).toEqual([]);
+  it('keeps a memory store\'s history in memory: nothing of the home is read or written', async () => {
+    // A home with a history of its own, as `colloquy exec` leaves one.
+    const home = await tempHome();
+    const previous = process.env.COLLOQUY_HOME;
+    process.env.COLLOQUY_HOME = home;
+    try {
+      const onDisk = runtime({ home });
+      await (await onDisk.start()).run('on disk');
+      await onDisk.shutdown();
+      const before = await readFile(join(home, 'history.jsonl'), 'utf8');
+      const rt = runtime();
+      const convo = await rt.start();
+      await convo.run('secret');
+      expect((await rt.history.list()).map((e) => [e.sessionId, e.text])).toEqual([[convo.id, 'secret']]);
+      expect(await readFile(join(home, 'history.jsonl'), 'utf8')).toBe(before);
+    } finally {
+      if (previous === undefined) delete process.env.COLLOQUY_HOME;
+      else process.env.COLLOQUY_HOME = previous;
+    }
   });
 });
 

@@ -234,7 +234,7 @@ describe('control server: WebSocket', () => {
     const events = (c: typeof a): EventMessage[] => c.messages.filter((m): m is EventMessage => m.type === 'event' && m.conversationId === id);
     const ea = events(a);
     const eb = events(b);
-    expect(ea[0]?.event).toEqual({ type: 'thread.started', thread_id: id });
+    expect(ea[0]?.event).toEqual({ type: 'thread.started', thread_id: id, model: 'local', cwd: expect.any(String), approval_policy: 'on-request', turns: 0, history_turns: 0 });
     expect(ea.map((m) => m.n)).toEqual(ea.map((_, i) => i));
     expect(ea.map((m) => m.event)).toEqual(eb.map((m) => m.event));
     expect(ea.filter((m) => m.event.type === 'turn.started')).toHaveLength(2);

@@ -1,24 +1,9 @@
 /**
- * Colloquy and the OpenAI Agents SDK (`@openai/agents`, an optional peer dependency), imported
- * from `colloquy/openai-agents`:
- *
- * - {@link colloquySession}: an Agents SDK `Session` kept in a Colloquy conversation log, for
- *   `run(agent, input, { session })`.
- * - {@link agentsSdkAgent}: an Agents SDK agent run as a Colloquy `Agent`, turn by turn, with
- *   tool approvals as Colloquy approvals.
- *
- * ```ts
- * import { Agent, run } from '@openai/agents';
- * import { createRuntime } from 'colloquy';
- * import { colloquySession } from 'colloquy/openai-agents';
- *
- * const runtime = createRuntime();
- * const session = colloquySession(runtime, { name: 'support' });
- * await run(new Agent({ name: 'Assistant' }), 'hello', { session });
- * ```
+ * The OpenAI Agents SDK as a Colloquy agent: {@link agentsSdkAgent} runs an Agents SDK agent
+ * turn by turn, with tool approvals as Colloquy approvals; the item mapping and the lossless
+ * value codec it shares with the Agents SDK session (`src/clients/openai-agents/`). Imported
+ * from `colloquy/openai-agents`, with the session.
  */
-export { colloquySession, ColloquySession, SESSION_SOURCE, CLEARED_SUMMARY } from './session.js';
-export type { ColloquySessionOptions } from './session.js';
 export { agentsSdkAgent, userInputItem } from './agent.js';
 export type { AgentsSdkAgentOptions, AgentsSdkRunOptions } from './agent.js';
 export { toAgentInputItems, toAgentInputItem, toThreadItems, outputText, SUMMARY_PREFIX, ABORTED_OUTPUT, DECLINED_OUTPUT } from './items.js';

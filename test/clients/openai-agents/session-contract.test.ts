@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { Agent, MemorySession, Runner, type AgentInputItem } from '@openai/agents';
 import { describe, expect, it } from 'vitest';
 import { FileStore, SessionLockedError, SessionNotFoundError, type Runtime } from '../../../src/index.js';
-import { CLEARED_SUMMARY, colloquySession, UnsupportedValueError } from '../../../src/agents/openai-agents/index.js';
+import { CLEARED_SUMMARY, colloquySession, UnsupportedValueError } from '../../../src/clients/openai-agents/index.js';
 import { runtime, tempHome } from '../../runtime/helpers.js';
-import { say, sdkModel } from './sdk-model.js';
+import { say, sdkModel } from '../../agents/openai-agents/sdk-model.js';
 
 const user = (text: string): AgentInputItem => ({ role: 'user', content: text });
 const assistant = (text: string): AgentInputItem => ({

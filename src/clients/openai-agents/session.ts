@@ -17,6 +17,11 @@
  * Colloquy items mapped to Agents SDK items. So a session can be opened on any conversation,
  * and a conversation written through a session can be resumed and continued by Colloquy.
  *
+ * A session is a client of the runtime: it opens its conversation with `runtime.resume` (a new
+ * one with `runtime.create`) and writes through the conversation actor (`appendRecords`, with
+ * the `seq` it expects next), which numbers and records the records like its own and puts the
+ * user messages into the global message history in the same commit.
+ *
  * The log is append-only, so removal is recorded: `popItem` writes `rolled_back { turns }`
  * for the turns from the last non-empty one on, and writes the rest of that turn's items again
  * as a new turn; `clearSession` writes an `opaque` `cleared` marker and a `compacted` record
@@ -25,24 +30,17 @@
  */
 import { hostname } from 'node:os';
 import type { AgentInputItem, Session } from '@openai/agents';
-import { SessionLockedError, SessionNotFoundError, StoreError } from '../../errors.js';
+import { SessionLockedError, StoreError } from '../../errors.js';
+import { draft, type RecordDraft } from '../../log/draft.js';
+import type { ConversationFold } from '../../log/fold.js';
+import { replay } from '../../log/replay.js';
 import { assertConversationId, idTime, newConversationId } from '../../protocol/ids.js';
 import { ZERO_USAGE, type ThreadItem } from '../../protocol/items.js';
-import {
-  LOG_FORMAT_VERSION,
-  LogRecordSchema,
-  type LogRecord,
-  type LogRecordType,
-  type Metadata,
-  type RecordPayload,
-  type SessionMetaPayload,
-} from '../../protocol/records.js';
-import { fast } from '../../protocol/validate.js';
-import { ConversationFold } from '../../log/fold.js';
-import { replay } from '../../log/replay.js';
+import { LOG_FORMAT_VERSION, type LogRecord, type Metadata, type SessionMetaPayload } from '../../protocol/records.js';
+import type { Conversation } from '../../runtime/conversation.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { decode, encode } from './codec.js';
-import { toAgentInputItems, toThreadItems } from './items.js';
+import { decode, encode } from '../../agents/openai-agents/codec.js';
+import { toAgentInputItems, toThreadItems } from '../../agents/openai-agents/items.js';
 
 /** The `source` of the `opaque` records a session writes. */
 export const SESSION_SOURCE = 'openai-agents';
@@ -67,9 +65,6 @@ export interface ColloquySessionOptions {
   readonly cwd?: string;
 }
 
-type Draft = { [T in LogRecordType]: { type: T; payload: RecordPayload<T> } }[LogRecordType];
-const draft = <T extends LogRecordType>(type: T, payload: RecordPayload<T>): Draft => ({ type, payload }) as Draft;
-
 /** One history turn as the session sees it: its items (encoded, see `codec.ts`). */
 interface Group {
   readonly turnId: string | null;
@@ -86,7 +81,8 @@ class SessionLog {
   readonly id: string;
   /** The conversation does not exist yet (a new session not yet written to). */
   #unborn: boolean;
-  #fold: ConversationFold | null = null;
+  /** The conversation, opened by this session (null until then, and after `close`). */
+  #conversation: Conversation | null = null;
   /** The verbatim items of the session's turns: turn id → encoded items. */
   #verbatim = new Map<string, readonly unknown[]>();
   /** `seq` of the last `cleared` marker, and whether the last compaction was that clearing. */
@@ -120,95 +116,70 @@ class SessionLog {
     }
   };
 
-  /** A conversation resident in the runtime is written by its actor: the session must not write it too. */
-  #checkNotResident(): void {
-    const resident = this.#runtime.get(this.id);
-    if (resident && resident.state !== 'closed') {
-      this.#fold = null;
+  /** A conversation someone else holds in the runtime is theirs: the session must not write it too. */
+  #checkNotHeld(): void {
+    const held = this.#runtime.get(this.id);
+    if (held && held !== this.#conversation && held.residency !== 'closed') {
       throw new SessionLockedError(this.id, { pid: process.pid, host: hostname(), since: new Date().toISOString() });
     }
   }
 
   /**
-   * The conversation's state, read from its log (once; again after a failed write). With
-   * `create`, a conversation that does not exist yet is created. Null for an unborn one.
+   * The conversation's state (its fold), opening the conversation first (once; again after
+   * `close`). With `create`, a conversation that does not exist yet is created. Null for an
+   * unborn one.
    */
   async #load(create: boolean): Promise<ConversationFold | null> {
-    if (this.#fold) return this.#fold;
-    const store = this.#runtime.store;
-    if (this.#unborn) {
-      if (!create) return null;
-      this.#checkNotResident();
-      await store.acquire(this.id);
-      const o = this.#options;
-      const meta: SessionMetaPayload = {
-        format: LOG_FORMAT_VERSION,
-        id: this.id,
-        created_at: new Date(idTime(this.id)).toISOString(),
-        config: { model: o.model ?? 'openai-agents', cwd: o.cwd ?? process.cwd(), approvalPolicy: 'on-request' },
-        ...(o.name !== undefined ? { name: o.name } : {}),
-        ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
-        source: SESSION_SOURCE,
-      };
-      const fold = new ConversationFold();
-      this.#fold = fold;
-      try {
-        await this.#commit([draft('session_meta', meta)]);
-      } catch (err) {
-        this.#fold = null;
-        await store.release(this.id).catch(() => {});
-        throw err;
-      }
-      this.#unborn = false;
-      return fold;
+    let conversation = this.#conversation;
+    if (conversation && conversation.residency === 'closed') conversation = this.#conversation = null;
+    if (!conversation) {
+      if (this.#unborn && !create) return null;
+      this.#checkNotHeld();
+      conversation = this.#unborn ? await this.#create() : await this.#open();
+      this.#conversation = conversation;
     }
-    this.#checkNotResident();
-    if (!(await store.exists(this.id))) throw new SessionNotFoundError(this.id, store.description);
-    // The write lease first, so the log read is the log this session goes on writing.
-    await store.acquire(this.id);
-    this.#verbatim = new Map();
-    this.#clearedAt = -2;
-    this.#summaryCleared = false;
-    let fold: ConversationFold;
-    try {
-      fold = await replay(store, this.id, { onRecord: this.#onRecord });
-    } catch (err) {
-      await store.release(this.id).catch(() => {});
-      throw err;
-    }
-    this.#fold = fold;
+    // Passivated while the session was idle: back from its log.
+    await conversation.wake();
+    const fold = conversation.fold;
+    if (!fold) throw new StoreError(`conversation ${this.id} is not loaded`);
     this.#prune(fold);
     return fold;
   }
 
-  /** Append records, durable (per the runtime's durability) when this resolves. */
-  async #commit(drafts: readonly Draft[]): Promise<void> {
-    const fold = this.#fold;
-    if (!fold) throw new StoreError(`conversation ${this.id} is not open`);
-    this.#checkNotResident();
-    const ts = new Date().toISOString();
-    const records = drafts.map((d, i) => ({ ts, seq: fold.nextSeq + i, type: d.type, payload: d.payload }) as LogRecord);
-    for (const record of records) {
-      const checked = fast(LogRecordSchema).safeParse(record);
-      if (!checked.success) throw new StoreError(`the session made an invalid ${record.type} record: ${checked.error.message}`, { code: 'invalid_record' });
-    }
-    let outcome;
-    try {
-      [outcome] = await this.#runtime.store.commit([{ conversationId: this.id, records }], { durability: this.#runtime.durability });
-    } catch (err) {
-      this.#fold = null;
-      throw err;
-    }
-    if (!outcome || !outcome.ok) {
-      // Nothing of this commit is in the log; read it again before the next operation.
-      this.#fold = null;
-      const error = outcome && !outcome.ok ? outcome.error : { message: 'the store gave no outcome', code: 'store_error' };
-      throw new StoreError(`could not write conversation ${this.id}: ${error.message}`, { code: error.code });
-    }
-    for (const record of records) {
-      fold.apply(record);
-      this.#onRecord(record);
-    }
+  async #create(): Promise<Conversation> {
+    const o = this.#options;
+    const meta: SessionMetaPayload = {
+      format: LOG_FORMAT_VERSION,
+      id: this.id,
+      created_at: new Date(idTime(this.id)).toISOString(),
+      config: { model: o.model ?? 'openai-agents', cwd: o.cwd ?? process.cwd(), approvalPolicy: 'on-request' },
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      ...(o.metadata !== undefined ? { metadata: o.metadata } : {}),
+      source: SESSION_SOURCE,
+    };
+    const conversation = await this.#runtime.create(meta);
+    this.#unborn = false;
+    this.#verbatim = new Map();
+    return conversation;
+  }
+
+  async #open(): Promise<Conversation> {
+    // The runtime takes the write lease, reads the log and ends a turn a crash left open.
+    const conversation = await this.#runtime.resume(this.id);
+    this.#verbatim = new Map();
+    this.#clearedAt = -2;
+    this.#summaryCleared = false;
+    // The session's own records (the items verbatim) are in the log, not in the fold.
+    await replay(this.#runtime.store, this.id, { onRecord: this.#onRecord });
+    return conversation;
+  }
+
+  /** Write records through the conversation actor, durable (per the runtime's durability) when this resolves. */
+  async #commit(fold: ConversationFold, drafts: readonly RecordDraft[]): Promise<void> {
+    const conversation = this.#conversation;
+    if (!conversation) throw new StoreError(`conversation ${this.id} is not open`);
+    const written = await conversation.appendRecords(drafts, { expectedSeq: fold.nextSeq, remember: true });
+    for (const record of written) this.#onRecord(record);
     this.#prune(fold);
   }
 
@@ -217,16 +188,6 @@ class SessionLog {
     if (this.#verbatim.size <= fold.historyTurns) return;
     const live = new Set(fold.historyBounds.map((b) => b.turnId));
     for (const turnId of this.#verbatim.keys()) if (!live.has(turnId)) this.#verbatim.delete(turnId);
-  }
-
-  /**
-   * End a turn a Colloquy process left open (it crashed mid-turn): the session's turns follow
-   * it, so it is recorded as interrupted first, as a resume would.
-   */
-  async #settle(fold: ConversationFold): Promise<void> {
-    const open = fold.restored().openTurn;
-    if (!open) return;
-    await this.#commit([draft('event', { type: 'turn.aborted', turn_id: open.id, reason: 'interrupted', usage: fold.usage })]);
   }
 
   // ——— the session's view ———
@@ -253,7 +214,7 @@ class SessionLog {
   }
 
   /** The records of one turn holding `items` (encoded as `encoded`). */
-  #turn(fold: ConversationFold, items: readonly AgentInputItem[], encoded: readonly unknown[]): Draft[] {
+  #turn(fold: ConversationFold, items: readonly AgentInputItem[], encoded: readonly unknown[]): RecordDraft[] {
     const turnId = newConversationId();
     let next = fold.nextItem;
     const mirrored: ThreadItem[] = toThreadItems(items, () => `item_${next++}`);
@@ -289,22 +250,12 @@ class SessionLog {
     const encoded = items.map((item, i) => encode(item, `items[${i}]`));
     const copies = encoded.map((item) => decode(item) as AgentInputItem);
     const fold = (await this.#load(true)) as ConversationFold;
-    await this.#settle(fold);
-    await this.#commit(this.#turn(fold, copies, encoded));
-    for (const item of copies) {
-      if (!('role' in item) || item.role !== 'user') continue;
-      const [message] = toThreadItems([item], () => 'item_0');
-      if (message?.type === 'user_message' && message.text !== '') {
-        // The global message history, as for every user message; its failures are not the session's.
-        void this.#runtime.history.append(this.id, message.text).catch(() => {});
-      }
-    }
+    await this.#commit(fold, this.#turn(fold, copies, encoded));
   }
 
   async pop(): Promise<AgentInputItem | undefined> {
     const fold = await this.#load(false);
     if (!fold) return undefined;
-    await this.#settle(fold);
     const groups = this.#groups(fold);
     let last = groups.length - 1;
     while (last >= 0 && (groups[last] as Group).items.length === 0) last--;
@@ -317,16 +268,15 @@ class SessionLog {
       return decode(popped) as AgentInputItem;
     }
     const rest = group.items.slice(0, -1);
-    const drafts: Draft[] = [draft('rolled_back', { turns: groups.length - last })];
+    const drafts: RecordDraft[] = [draft('rolled_back', { turns: groups.length - last })];
     if (rest.length > 0) drafts.push(...this.#turn(fold, rest.map((item) => decode(item) as AgentInputItem), rest));
-    await this.#commit(drafts);
+    await this.#commit(fold, drafts);
     return decode(popped) as AgentInputItem;
   }
 
   async clear(): Promise<void> {
     const fold = await this.#load(false);
     if (!fold) return;
-    await this.#settle(fold);
     if (this.#view(fold).length === 0) return;
     await this.#clearRecords(fold);
   }
@@ -336,7 +286,7 @@ class SessionLog {
     const marker = fold.nextSeq;
     const config = fold.config;
     if (!config) throw new StoreError(`conversation ${this.id} has no settings`);
-    await this.#commit([
+    await this.#commit(fold, [
       draft('opaque', { source: SESSION_SOURCE, line: { type: 'cleared' } }),
       draft('compacted', {
         turn_id: newConversationId(),
@@ -355,12 +305,12 @@ class SessionLog {
     ]);
   }
 
-  /** Give up the write lease; the next operation reads the log again. */
+  /** Close the conversation (its write lease is given up); the next operation opens it again. */
   async close(): Promise<void> {
-    if (!this.#fold) return;
-    this.#fold = null;
+    const conversation = this.#conversation;
+    this.#conversation = null;
     this.#verbatim = new Map();
-    await this.#runtime.store.release(this.id);
+    if (conversation) await conversation.close();
   }
 }
 
