@@ -15,7 +15,7 @@ import PQueue from 'p-queue';
 import { ColloquyError, CorruptLogError, SessionNotFoundError, StoreError } from '../errors.js';
 import { assertConversationId, isConversationId } from '../protocol/ids.js';
 import type { LogRecord, SessionMetaPayload } from '../protocol/records.js';
-import { APPEND_FLAGS, CREATE_FLAGS, errnoOf, nodeFileSystem, READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
+import { APPEND_FLAGS, CREATE_FLAGS, describeError, nodeFileSystem, READ_FLAGS, SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
 import { compareListed, cursorAfter, isAfter, matches, pageSize, parseCursor, type Listed } from './listing.js';
 import { parseLine, readLog } from './log-reader.js';
 import { peekRecord, scanBackward } from './reverse.js';
@@ -86,12 +86,6 @@ const TAIL_BYTES = 64 * 1024;
 const HEAD_BYTES = 4 * 1024;
 const LOG_FILE = /^([0-9A-HJKMNP-TV-Z]{26})\.jsonl$/;
 
-function describe(err: unknown): string {
-  const code = errnoOf(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return code && !message.includes(code) ? `${code}: ${message}` : message;
-}
-
 /**
  * The outcome error of a failed append to the log at `where`: a Colloquy error keeps its
  * code (`corrupt_log`, `invalid_id`, `session_not_found`…) and, when it already names the
@@ -100,7 +94,7 @@ function describe(err: unknown): string {
 function failureOf(err: unknown, where: string): { message: string; code: string } {
   if (err instanceof StoreError && err.path !== undefined) return { message: err.message, code: err.code };
   if (err instanceof ColloquyError) return { message: `${where}: ${err.message}`, code: err.code };
-  return { message: `${where}: ${describe(err)}`, code: 'store_error' };
+  return { message: `${where}: ${describeError(err)}`, code: 'store_error' };
 }
 
 /** Length of a UTF-8 byte-order mark at the start of `bytes` (3), or 0. */
@@ -182,7 +176,7 @@ export class FileStore implements Store {
       await Promise.all(
         [...dirs].map((dir) =>
           this.#fs.syncDir(dir).catch((err: unknown) => {
-            failedDirs.set(dir, describe(err));
+            failedDirs.set(dir, describeError(err));
           }),
         ),
       );
@@ -276,7 +270,7 @@ export class FileStore implements Store {
     try {
       await this.#index.append(patches, durable);
     } catch (err) {
-      this.#report({ kind: 'bad_line', location: this.#index.path, line: 0, detail: `index not updated (${describe(err)}); it is rebuilt when needed` });
+      this.#report({ kind: 'bad_line', location: this.#index.path, line: 0, detail: `index not updated (${describeError(err)}); it is rebuilt when needed` });
     }
   }
 
@@ -523,7 +517,7 @@ export class FileStore implements Store {
           try {
             await this.#fs.fdatasync(writer.fd);
           } catch (err) {
-            writer.failure = new StoreError(`${writer.path}: background fsync failed: ${describe(err)}`, { path: writer.path, cause: err });
+            writer.failure = new StoreError(`${writer.path}: background fsync failed: ${describeError(err)}`, { path: writer.path, cause: err });
           }
         }),
       ),

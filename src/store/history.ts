@@ -27,11 +27,10 @@
  * newline (a crash mid-write, or an append still in progress) is skipped and reported; so
  * are lines that are not entries. The next append starts on a new line after a torn one.
  */
-import fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ColloquyError, InvalidOpError, StoreError, type Issue } from '../errors.js';
-import { errnoOf } from './fs.js';
+import { APPEND_OR_CREATE_FLAGS, describeError, errnoOf, nodeFileSystem, READ_FLAGS, REPLACE_FLAGS, type FileSystem } from './fs.js';
 import { pooledUlidFactory } from '../protocol/ids.js';
 import { DIR_MODE, FILE_MODE } from './paths.js';
 import type { HistoryEntry, HistoryQuery, MessageHistoryReader } from './store.js';
@@ -59,8 +58,6 @@ export const HISTORY_LOCK_STALE_MS = 2_000;
 const CHUNK_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 const HISTORY_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
-const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT;
-const TEMP_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC;
 const nextId = pooledUlidFactory();
 
 /** What to record, as Codex's `[history] persistence`: everything (default) or nothing. */
@@ -85,71 +82,6 @@ export interface HistoryIssue {
   readonly offset: number;
   readonly detail: string;
 }
-
-/** The file-system calls the history makes, behind an interface so that tests can inject faults. */
-export interface HistoryFs {
-  open(path: string, flags: number, mode?: number): Promise<number>;
-  close(fd: number): Promise<void>;
-  /** Size (bytes) and mode bits of an open file. */
-  fstat(fd: number): Promise<{ size: number; mode: number }>;
-  fchmod(fd: number, mode: number): Promise<void>;
-  /** Read up to `length` bytes at `position` into `buffer` at 0; resolves with the count read. */
-  read(fd: number, buffer: Uint8Array, length: number, position: number): Promise<number>;
-  /** Write all of `data` at the descriptor's position (looping over short writes). */
-  writeAll(fd: number, data: Uint8Array): Promise<void>;
-  fsync(fd: number): Promise<void>;
-  ftruncate(fd: number, length: number): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  unlink(path: string): Promise<void>;
-  /** fsync a directory, so a rename in it survives a crash. */
-  syncDir(path: string): Promise<void>;
-  /** `mkdir -p` with `mode`. */
-  mkdirp(path: string, mode: number): Promise<void>;
-}
-
-const settle =
-  <T>(resolve: (v: T) => void, reject: (e: unknown) => void) =>
-  (err: NodeJS.ErrnoException | null, value?: T) =>
-    err ? reject(err) : resolve(value as T);
-
-function writeAllFd(fd: number, data: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let offset = 0;
-    const step = (): void => {
-      fs.write(fd, data, offset, data.length - offset, null, (err, written) => {
-        if (err) return reject(err);
-        offset += written;
-        if (offset < data.length) step();
-        else resolve();
-      });
-    };
-    step();
-  });
-}
-
-/** The real file system (thin promise wrappers over `node:fs` callbacks on raw descriptors). */
-export const nodeHistoryFs: HistoryFs = {
-  open: (path, flags, mode) => new Promise((res, rej) => fs.open(path, flags, mode ?? FILE_MODE, settle(res, rej))),
-  close: (fd) => new Promise((res, rej) => fs.close(fd, settle(res, rej))),
-  fstat: (fd) => new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res({ size: st.size, mode: st.mode })))),
-  fchmod: (fd, mode) => new Promise((res, rej) => fs.fchmod(fd, mode, settle(res, rej))),
-  read: (fd, buffer, length, position) => new Promise((res, rej) => fs.read(fd, buffer, 0, length, position, settle(res, rej))),
-  writeAll: writeAllFd,
-  fsync: (fd) => new Promise((res, rej) => fs.fsync(fd, settle(res, rej))),
-  ftruncate: (fd, length) => new Promise((res, rej) => fs.ftruncate(fd, length, settle(res, rej))),
-  rename: (from, to) => fs.promises.rename(from, to),
-  unlink: (path) => fs.promises.unlink(path),
-  syncDir: (path) =>
-    new Promise((res, rej) =>
-      fs.open(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, (err, fd) => {
-        if (err) return rej(err);
-        fs.fsync(fd, (syncErr) => fs.close(fd, () => (syncErr ? rej(syncErr) : res())));
-      }),
-    ),
-  mkdirp: async (path, mode) => {
-    await fs.promises.mkdir(path, { recursive: true, mode });
-  },
-};
 
 /**
  * The history's lock could not be taken: another process held it through every try
@@ -183,7 +115,7 @@ export interface MessageHistoryOptions {
   /** `save-all` (default) records appends; `none` records nothing, as Codex's `[history] persistence`. */
   readonly persistence?: HistoryPersistence;
   /** File-system calls (replace to inject faults). */
-  readonly fs?: HistoryFs;
+  readonly fs?: FileSystem;
   /** Tries to take the lock. Default 25 (`HISTORY_LOCK_ATTEMPTS`; Codex tries 10 times). */
   readonly lockAttempts?: number;
   /** Wait between tries (ms). Default 100, as Codex's. */
@@ -222,12 +154,6 @@ interface RawLine {
   readonly offset: number;
   readonly text: string;
   readonly terminated: boolean;
-}
-
-function describe(err: unknown): string {
-  const code = errnoOf(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 /** Problems with one input to append (empty when it is valid). */
@@ -283,10 +209,10 @@ export function parseHistoryLine(text: string): HistoryEntry | { reason: string 
 }
 
 /** Read exactly `length` bytes at `position` (fewer only at the end of the file). */
-async function readAt(hfs: HistoryFs, fd: number, buffer: Buffer, length: number, position: number): Promise<Buffer> {
+async function readAt(hfs: FileSystem, fd: number, buffer: Buffer, length: number, position: number): Promise<Buffer> {
   let got = 0;
   while (got < length) {
-    const n = await hfs.read(fd, buffer.subarray(got), length - got, position + got);
+    const n = await hfs.read(fd, buffer, got, length - got, position + got);
     if (n === 0) break;
     got += n;
   }
@@ -297,7 +223,7 @@ async function readAt(hfs: HistoryFs, fd: number, buffer: Buffer, length: number
  * The lines of the first `size` bytes of a file, last first, read in chunks from the end.
  * The first line yielded is what follows the last newline: `terminated: false`, usually empty.
  */
-async function* linesBackward(hfs: HistoryFs, fd: number, size: number): AsyncGenerator<RawLine> {
+async function* linesBackward(hfs: FileSystem, fd: number, size: number): AsyncGenerator<RawLine> {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   let pieces: Buffer[] = []; // the end of a line that starts in an earlier chunk
   let terminated = false;
@@ -319,7 +245,7 @@ async function* linesBackward(hfs: HistoryFs, fd: number, size: number): AsyncGe
 }
 
 /** Offset of the first newline in `[from, to)`, or -1. */
-async function findNewline(hfs: HistoryFs, fd: number, from: number, to: number): Promise<number> {
+async function findNewline(hfs: FileSystem, fd: number, from: number, to: number): Promise<number> {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   for (let pos = from; pos < to; pos += CHUNK_BYTES) {
     const chunk = await readAt(hfs, fd, buffer, Math.min(CHUNK_BYTES, to - pos), pos);
@@ -331,7 +257,7 @@ async function findNewline(hfs: HistoryFs, fd: number, from: number, to: number)
 }
 
 /** Offset of the last newline in `[0, to)`, or -1. */
-async function findLastNewline(hfs: HistoryFs, fd: number, to: number): Promise<number> {
+async function findLastNewline(hfs: FileSystem, fd: number, to: number): Promise<number> {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   for (let end = to; end > 0; end -= CHUNK_BYTES) {
     const start = Math.max(0, end - CHUNK_BYTES);
@@ -347,7 +273,7 @@ async function findLastNewline(hfs: HistoryFs, fd: number, to: number): Promise<
  * first line starting at or after `size - softCap`; when the newest line alone is longer,
  * that line (as Codex's, which always keeps the newest entry). 0 keeps everything.
  */
-async function trimStart(hfs: HistoryFs, fd: number, size: number, softCap: number): Promise<number> {
+async function trimStart(hfs: FileSystem, fd: number, size: number, softCap: number): Promise<number> {
   const cut = size - softCap;
   if (cut <= 0) return 0;
   const nl = await findNewline(hfs, fd, cut - 1, size - 1);
@@ -356,7 +282,7 @@ async function trimStart(hfs: HistoryFs, fd: number, size: number, softCap: numb
 }
 
 /** Copy bytes `[from, to)` of one descriptor to another's position. */
-async function copyRange(hfs: HistoryFs, src: number, dst: number, from: number, to: number): Promise<void> {
+async function copyRange(hfs: FileSystem, src: number, dst: number, from: number, to: number): Promise<void> {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES * 4);
   for (let pos = from; pos < to; ) {
     const chunk = await readAt(hfs, src, buffer, Math.min(buffer.length, to - pos), pos);
@@ -387,7 +313,7 @@ export class MessageHistory implements MessageHistoryReader {
   readonly persistence: HistoryPersistence;
   readonly #home: string;
   readonly #tempPath: string;
-  readonly #fs: HistoryFs;
+  readonly #fs: FileSystem;
   readonly #attempts: number;
   readonly #retryMs: number;
   readonly #staleMs: number;
@@ -416,7 +342,7 @@ export class MessageHistory implements MessageHistoryReader {
     this.#tempPath = `${this.path}.trim`;
     this.maxBytes = options.maxBytes;
     this.persistence = options.persistence ?? 'save-all';
-    this.#fs = options.fs ?? nodeHistoryFs;
+    this.#fs = options.fs ?? nodeFileSystem;
     this.#attempts = options.lockAttempts ?? HISTORY_LOCK_ATTEMPTS;
     this.#retryMs = options.lockRetryMs ?? HISTORY_LOCK_RETRY_MS;
     this.#staleMs = Math.max(options.lockStaleMs ?? HISTORY_LOCK_STALE_MS, 2_000);
@@ -472,7 +398,7 @@ export class MessageHistory implements MessageHistoryReader {
 
   /** Report that the messages of a commit could not be written (a `write_failed` issue). */
   reportWriteFailure(error: unknown, count: number): void {
-    this.#onIssue({ kind: 'write_failed', path: this.path, offset: 0, detail: `${count} message${count === 1 ? '' : 's'} not recorded: ${describe(error)}` });
+    this.#onIssue({ kind: 'write_failed', path: this.path, offset: 0, detail: `${count} message${count === 1 ? '' : 's'} not recorded: ${describeError(error)}` });
   }
 
   /** Wait until every append made so far has been written or has failed. Never rejects. */
@@ -492,10 +418,10 @@ export class MessageHistory implements MessageHistoryReader {
     const held = await this.#lock();
     try {
       const fd = await this.#openForAppend().catch((err: unknown) => {
-        throw new StoreError(`could not open the message history ${this.path}: ${describe(err)}`, { path: this.path, cause: err });
+        throw new StoreError(`could not open the message history ${this.path}: ${describeError(err)}`, { path: this.path, cause: err });
       });
       try {
-        const { size } = await this.#fs.fstat(fd);
+        const size = await this.#fs.fstatSize(fd);
         return await this.#trimLocked(fd, size, held);
       } finally {
         await this.#fs.close(fd).catch(() => {});
@@ -542,9 +468,9 @@ export class MessageHistory implements MessageHistoryReader {
 
   /** Open the history for appending (creating it 0600), and put its mode back to 0600 if broader. */
   async #openForAppend(): Promise<number> {
-    const fd = await this.#fs.open(this.path, APPEND_FLAGS, FILE_MODE);
+    const fd = await this.#fs.open(this.path, APPEND_OR_CREATE_FLAGS, FILE_MODE);
     try {
-      const { mode } = await this.#fs.fstat(fd);
+      const mode = await this.#fs.fstatMode(fd);
       if ((mode & 0o777) !== FILE_MODE) await this.#fs.fchmod(fd, FILE_MODE);
       return fd;
     } catch (err) {
@@ -558,7 +484,7 @@ export class MessageHistory implements MessageHistoryReader {
     try {
       await this.#fs.mkdirp(this.#home, DIR_MODE);
     } catch (err) {
-      throw new StoreError(`could not create ${this.#home}: ${describe(err)}`, { path: this.#home, cause: err });
+      throw new StoreError(`could not create ${this.#home}: ${describeError(err)}`, { path: this.#home, cause: err });
     }
     const held = await this.#lock();
     try {
@@ -568,7 +494,7 @@ export class MessageHistory implements MessageHistoryReader {
         if (sync) await this.#fs.fsync(fd);
         if (this.maxBytes !== undefined && size > this.maxBytes) {
           await this.#trimLocked(fd, size, held).catch((err: unknown) => {
-            this.#onIssue({ kind: 'trim_failed', path: this.path, offset: size, detail: `${describe(err)}; the old file is intact, the next append tries again` });
+            this.#onIssue({ kind: 'trim_failed', path: this.path, offset: size, detail: `${describeError(err)}; the old file is intact, the next append tries again` });
           });
         }
       } finally {
@@ -576,7 +502,7 @@ export class MessageHistory implements MessageHistoryReader {
       }
     } catch (err) {
       if (err instanceof ColloquyError) throw err;
-      throw new StoreError(`could not append to the message history ${this.path}: ${describe(err)}`, { path: this.path, cause: err });
+      throw new StoreError(`could not append to the message history ${this.path}: ${describeError(err)}`, { path: this.path, cause: err });
     } finally {
       await held.release().catch(() => {});
     }
@@ -588,7 +514,7 @@ export class MessageHistory implements MessageHistoryReader {
    * the new size.
    */
   async #appendLines(fd: number, entries: readonly HistoryEntry[]): Promise<number> {
-    const { size } = await this.#fs.fstat(fd);
+    const size = await this.#fs.fstatSize(fd);
     const torn = size > 0 && (await readAt(this.#fs, fd, Buffer.alloc(1), 1, size - 1))[0] !== NEWLINE;
     const data = Buffer.from(`${torn ? '\n' : ''}${entries.map(lineOf).join('')}`, 'utf8');
     try {
@@ -616,19 +542,19 @@ export class MessageHistory implements MessageHistoryReader {
       await this.#fs.rename(this.#tempPath, this.path);
     } catch (err) {
       await this.#fs.unlink(this.#tempPath).catch(() => {});
-      throw new StoreError(`could not trim the message history ${this.path}: ${describe(err)}; it was left as it was`, { path: this.path, cause: err });
+      throw new StoreError(`could not trim the message history ${this.path}: ${describeError(err)}; it was left as it was`, { path: this.path, cause: err });
     }
     try {
       await this.#fs.syncDir(this.#home);
     } catch (err) {
-      throw new StoreError(`trimmed the message history ${this.path}, but could not sync ${this.#home}: ${describe(err)}`, { path: this.path, cause: err });
+      throw new StoreError(`trimmed the message history ${this.path}, but could not sync ${this.#home}: ${describeError(err)}`, { path: this.path, cause: err });
     }
     return true;
   }
 
   /** Write bytes `[start, size)` of the history to the temporary file, mode 0600, fsynced. */
   async #writeTemp(fd: number, start: number, size: number): Promise<void> {
-    const out = await this.#fs.open(this.#tempPath, TEMP_FLAGS, FILE_MODE);
+    const out = await this.#fs.open(this.#tempPath, REPLACE_FLAGS, FILE_MODE);
     try {
       await this.#fs.fchmod(out, FILE_MODE);
       await copyRange(this.#fs, fd, out, start, size);
@@ -654,7 +580,7 @@ export class MessageHistory implements MessageHistoryReader {
       });
     } catch (err) {
       if (errnoOf(err) === 'ELOCKED') throw new HistoryLockedError(this.path, this.lockPath, this.#attempts, this.#retryMs, this.#staleMs);
-      throw new StoreError(`could not lock the message history ${this.path}: ${describe(err)}`, { path: this.path, cause: err });
+      throw new StoreError(`could not lock the message history ${this.path}: ${describeError(err)}`, { path: this.path, cause: err });
     }
     return held;
   }
@@ -717,7 +643,7 @@ export class MessageHistory implements MessageHistoryReader {
     const fd = await this.#openForRead();
     if (fd === null) return;
     try {
-      const { size } = await this.#fs.fstat(fd);
+      const size = await this.#fs.fstatSize(fd);
       let found = 0;
       for await (const line of linesBackward(this.#fs, fd, size)) {
         const entry = this.#entryOf(line);
@@ -727,7 +653,7 @@ export class MessageHistory implements MessageHistoryReader {
       }
     } catch (err) {
       if (err instanceof ColloquyError) throw err;
-      throw new StoreError(`could not read the message history ${this.path}: ${describe(err)}`, { path: this.path, cause: err });
+      throw new StoreError(`could not read the message history ${this.path}: ${describeError(err)}`, { path: this.path, cause: err });
     } finally {
       await this.#fs.close(fd).catch(() => {});
     }
@@ -736,10 +662,10 @@ export class MessageHistory implements MessageHistoryReader {
   /** The file opened for reading, or `null` if there is none yet. */
   async #openForRead(): Promise<number | null> {
     try {
-      return await this.#fs.open(this.path, fs.constants.O_RDONLY);
+      return await this.#fs.open(this.path, READ_FLAGS);
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') return null;
-      throw new StoreError(`could not open the message history ${this.path}: ${describe(err)}`, { path: this.path, cause: err });
+      throw new StoreError(`could not open the message history ${this.path}: ${describeError(err)}`, { path: this.path, cause: err });
     }
   }
 
