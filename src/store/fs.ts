@@ -18,6 +18,7 @@ import { dirname } from 'node:path';
 export interface FileSystem {
   /** Open `path` with `flags` (the `*_FLAGS` below); a created file gets `mode` (default 0600). Resolves with the descriptor. */
   open(path: string, flags: number, mode?: number): Promise<number>;
+  /** Close a descriptor. */
   close(fd: number): Promise<void>;
   /** Write all of `data` at the descriptor's position (looping over short writes). */
   writeAll(fd: number, data: Uint8Array): Promise<void>;
@@ -45,8 +46,9 @@ export interface FileSystem {
   stat(path: string): Promise<{ size: number; mtimeMs: number } | null>;
   /** Rename `from` to `to`, replacing `to` atomically when it exists. */
   rename(from: string, to: string): Promise<void>;
+  /** Remove a file. */
   unlink(path: string): Promise<void>;
-  /** Whether `path` exists (any error reading it counts as no). */
+  /** Whether `path` exists (any error checking it counts as no). */
   exists(path: string): Promise<boolean>;
   /** A small file's whole text (UTF-8). */
   readText(path: string): Promise<string>;
