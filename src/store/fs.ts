@@ -1,32 +1,54 @@
 /**
- * The file-system calls the file store makes, behind an interface so that tests can inject
- * faults (ENOSPC, EIO) at any of them. `nodeFileSystem` is the real one: thin promise
- * wrappers over `node:fs` callbacks on raw descriptors (cheaper than `fs/promises` handles
- * on the commit path).
+ * The file-system calls the store makes (its logs, listing index, leases and message
+ * history), behind one interface so that tests can inject faults (ENOSPC, EIO) at any of
+ * them. `nodeFileSystem` is the real one: thin promise wrappers over `node:fs` callbacks on
+ * raw descriptors (cheaper than `fs/promises` handles on the commit path).
+ *
+ * Errors are those of `node:fs`, unchanged: errno errors with a `code` (`ENOENT`, `EMFILE`,
+ * `ENOSPC`…), except where a member says it maps one (`readdir`, `stat`, `exists`).
  */
 import fs from 'node:fs';
 import { dirname } from 'node:path';
 
-/** The file-system calls the file store makes (`node:fs/promises` by default), injectable to test faults such as ENOSPC and EIO. */
+/**
+ * The file-system calls the store makes (`nodeFileSystem` by default), injectable to test
+ * faults such as ENOSPC and EIO. Sizes, offsets and positions are in bytes; times in ms;
+ * modes are permission bits (`0o600`).
+ */
 export interface FileSystem {
+  /** Open `path` with `flags` (the `*_FLAGS` below); a created file gets `mode` (default 0600). Resolves with the descriptor. */
   open(path: string, flags: number, mode?: number): Promise<number>;
+  /** Close a descriptor. */
   close(fd: number): Promise<void>;
-  /** Write all of `data` (looping over short writes). */
+  /** Write all of `data` at the descriptor's position (looping over short writes). */
   writeAll(fd: number, data: Uint8Array): Promise<void>;
-  /** Read up to `length` bytes at `position`; resolves with the count read. */
+  /** Read up to `length` bytes at file `position` into `buffer` at `offset`; resolves with the count read (0 at the end). */
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /** Flush an open file's data (and the metadata needed to read it back) to the disk. */
   fdatasync(fd: number): Promise<void>;
+  /** Flush an open file's data and all of its metadata to the disk. */
+  fsync(fd: number): Promise<void>;
+  /** Cut (or extend) an open file to `length` bytes. */
   ftruncate(fd: number, length: number): Promise<void>;
+  /** Size of an open file (bytes). */
   fstatSize(fd: number): Promise<number>;
+  /** Mode of an open file: its type and permission bits (`st_mode`). */
+  fstatMode(fd: number): Promise<number>;
+  /** Set an open file's permission bits. */
+  fchmod(fd: number, mode: number): Promise<void>;
   /** fsync a directory, so entries created or renamed in it survive a crash. */
   syncDir(path: string): Promise<void>;
   /** `mkdir -p` with `mode`; resolves with the directories it created, outermost first. */
   mkdirp(path: string, mode: number): Promise<string[]>;
+  /** The names in a directory; `[]` when it does not exist. */
   readdir(path: string): Promise<string[]>;
+  /** Size (bytes) and modification time (ms since the epoch) of `path`; `null` when it does not exist. */
   stat(path: string): Promise<{ size: number; mtimeMs: number } | null>;
+  /** Rename `from` to `to`, replacing `to` atomically when it exists. */
   rename(from: string, to: string): Promise<void>;
+  /** Remove a file. */
   unlink(path: string): Promise<void>;
-  /** Whether `path` exists. */
+  /** Whether `path` exists (any error checking it counts as no). */
   exists(path: string): Promise<boolean>;
   /** A small file's whole text (UTF-8). */
   readText(path: string): Promise<string>;
@@ -72,9 +94,12 @@ export const nodeFileSystem: FileSystem = {
   read: (fd, buffer, offset, length, position) =>
     new Promise((res, rej) => fs.read(fd, buffer, offset, length, position, done(res, rej))),
   fdatasync: (fd) => new Promise((res, rej) => fs.fdatasync(fd, done(res, rej))),
+  fsync: (fd) => new Promise((res, rej) => fs.fsync(fd, done(res, rej))),
   ftruncate: (fd, length) => new Promise((res, rej) => fs.ftruncate(fd, length, done(res, rej))),
   fstatSize: (fd) =>
     new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res(st.size)))),
+  fstatMode: (fd) => new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res(st.mode)))),
+  fchmod: (fd, mode) => new Promise((res, rej) => fs.fchmod(fd, mode, done(res, rej))),
   syncDir: (path) =>
     new Promise((res, rej) =>
       fs.open(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, (err, fd) => {
@@ -155,10 +180,21 @@ export const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND;
 export const EXCLUSIVE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
 /** Flags for appending to a side file, creating it if needed. */
 export const SIDE_FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND;
+/** Flags for appending to a file that may not exist yet, creating it (read access for the tail check). */
+export const APPEND_OR_CREATE_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT;
+/** Flags for writing a file from its start, creating it or emptying it. */
+export const REPLACE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC;
 /** Flags for reading. */
 export const READ_FLAGS = fs.constants.O_RDONLY;
 
-/** The errno code of an error, if it has one. */
+/** The errno code of an error (`ENOENT`…), if it has one. */
 export function errnoOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/** An error's message for another message, led by its errno code when the message lacks it (`EIO: …`). */
+export function describeError(err: unknown): string {
+  const code = errnoOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
 }

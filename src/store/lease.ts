@@ -273,6 +273,7 @@ export class LeaseManager {
     }
   }
 
+  /** Give up every lease this process holds and stop refreshing them; waits for releases under way. */
   async releaseAll(): Promise<void> {
     await Promise.all([...this.#held.keys()].map((id) => this.release(id)));
     await Promise.all([...this.#releasing]);

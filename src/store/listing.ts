@@ -10,8 +10,9 @@
 import { InvalidOpError } from '../errors.js';
 import type { ConversationSummary, ListPage, ListQuery } from './store.js';
 
-/** Default and maximum page sizes. */
+/** Default page size (conversations). */
 export const DEFAULT_PAGE = 50;
+/** Largest page size a query may ask for (conversations). */
 export const MAX_PAGE = 1000;
 
 /** A summary with its update time in ms, as the stores keep it. */

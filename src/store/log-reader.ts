@@ -70,6 +70,7 @@ export function parseLine(line: Uint8Array): { record: LogRecord } | { reason: s
   return checkRecord(value);
 }
 
+/** Options of `readLog`: a `Store` read's options plus where to start and what the log must hold. */
 export interface LogReadOptions extends ReadOptions {
   /** The `seq` the first record must have (0, or a fork's base). Read from the first record when absent. */
   readonly firstSeq?: number;

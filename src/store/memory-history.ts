@@ -3,10 +3,8 @@
  * they were committed, with the same ids, times and queries as the file store's `history.jsonl`.
  */
 import { InvalidOpError } from '../errors.js';
-import { newEntry, queryIssues } from './history.js';
+import { HISTORY_ID, newEntry, queryIssues } from './history-entries.js';
 import type { HistoryEntry, HistoryQuery, MessageHistoryReader } from './store.js';
-
-const HISTORY_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 
 /** An in-memory message history; `record` is called by its store's commit. */
 export class MemoryHistory implements MessageHistoryReader {

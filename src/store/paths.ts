@@ -16,7 +16,9 @@ export const DIR_MODE = 0o700;
 /** File mode: owner read/write only. */
 export const FILE_MODE = 0o600;
 
+/** The directory of active conversations' logs under the home. */
 export const SESSIONS_DIR = 'sessions';
+/** The directory of archived conversations' logs under the home. */
 export const ARCHIVED_DIR = 'archived';
 
 /** The `YYYY/MM/DD` parts of a conversation's creation date (UTC). */

@@ -235,12 +235,24 @@ export class FaultyFileSystem implements FileSystem {
     return this.#call('fdatasync', this.#paths.get(fd), [fd], () => this.inner.fdatasync(fd));
   }
 
+  fsync(fd: number): Promise<void> {
+    return this.#call('fsync', this.#paths.get(fd), [fd], () => this.inner.fsync(fd));
+  }
+
   ftruncate(fd: number, length: number): Promise<void> {
     return this.#call('ftruncate', this.#paths.get(fd), [fd, length], () => this.inner.ftruncate(fd, length));
   }
 
   fstatSize(fd: number): Promise<number> {
     return this.#call('fstatSize', this.#paths.get(fd), [fd], () => this.inner.fstatSize(fd));
+  }
+
+  fstatMode(fd: number): Promise<number> {
+    return this.#call('fstatMode', this.#paths.get(fd), [fd], () => this.inner.fstatMode(fd));
+  }
+
+  fchmod(fd: number, mode: number): Promise<void> {
+    return this.#call('fchmod', this.#paths.get(fd), [fd, mode], () => this.inner.fchmod(fd, mode));
   }
 
   syncDir(path: string): Promise<void> {

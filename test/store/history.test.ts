@@ -18,86 +18,17 @@ import {
   HISTORY_LOCK_STALE_MS,
   HistoryLockedError,
   MessageHistory,
-  nodeHistoryFs,
   type HistoryEntry,
-  type HistoryFs,
   type HistoryIssue,
   type MessageHistoryOptions,
 } from '../../src/store/history.js';
-import { errnoError, rejectionOf, tempDir } from './helpers.js';
+import { errnoError, FaultyFileSystem, rejectionOf, tempDir } from './helpers.js';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const SESSION = '01HZZZZZZZZZZZZZZZZZZZZZZZ';
 const OTHER = '01HYYYYYYYYYYYYYYYYYYYYYYY';
 
 // ——— helpers ———
-
-type FsOp = keyof HistoryFs;
-
-/** `nodeHistoryFs`, counting calls per op and path, and failing the ops told to. */
-class FaultyHistoryFs implements HistoryFs {
-  readonly calls: { op: FsOp; path: string }[] = [];
-  readonly faults = new Map<FsOp, { where: string; error: Error }>();
-  readonly #paths = new Map<number, string>();
-
-  fail(op: FsOp, where: string, error: Error = errnoError('EIO')): void {
-    this.faults.set(op, { where, error });
-  }
-
-  count(op: FsOp, where = ''): number {
-    return this.calls.filter((c) => c.op === op && c.path.includes(where)).length;
-  }
-
-  async #call<T>(op: FsOp, path: string, run: () => Promise<T>): Promise<T> {
-    this.calls.push({ op, path });
-    const fault = this.faults.get(op);
-    if (fault && path.includes(fault.where)) throw fault.error;
-    return run();
-  }
-
-  #path(fd: number): string {
-    return this.#paths.get(fd) ?? `fd:${fd}`;
-  }
-
-  async open(path: string, flags: number, mode?: number): Promise<number> {
-    const fd = await this.#call('open', path, () => nodeHistoryFs.open(path, flags, mode));
-    this.#paths.set(fd, path);
-    return fd;
-  }
-  close(fd: number): Promise<void> {
-    return this.#call('close', this.#path(fd), () => nodeHistoryFs.close(fd));
-  }
-  fstat(fd: number) {
-    return this.#call('fstat', this.#path(fd), () => nodeHistoryFs.fstat(fd));
-  }
-  fchmod(fd: number, mode: number): Promise<void> {
-    return this.#call('fchmod', this.#path(fd), () => nodeHistoryFs.fchmod(fd, mode));
-  }
-  read(fd: number, buffer: Uint8Array, length: number, position: number): Promise<number> {
-    return this.#call('read', this.#path(fd), () => nodeHistoryFs.read(fd, buffer, length, position));
-  }
-  writeAll(fd: number, data: Uint8Array): Promise<void> {
-    return this.#call('writeAll', this.#path(fd), () => nodeHistoryFs.writeAll(fd, data));
-  }
-  fsync(fd: number): Promise<void> {
-    return this.#call('fsync', this.#path(fd), () => nodeHistoryFs.fsync(fd));
-  }
-  ftruncate(fd: number, length: number): Promise<void> {
-    return this.#call('ftruncate', this.#path(fd), () => nodeHistoryFs.ftruncate(fd, length));
-  }
-  rename(from: string, to: string): Promise<void> {
-    return this.#call('rename', from, () => nodeHistoryFs.rename(from, to));
-  }
-  unlink(path: string): Promise<void> {
-    return this.#call('unlink', path, () => nodeHistoryFs.unlink(path));
-  }
-  syncDir(path: string): Promise<void> {
-    return this.#call('syncDir', path, () => nodeHistoryFs.syncDir(path));
-  }
-  mkdirp(path: string, mode: number): Promise<void> {
-    return this.#call('mkdirp', path, () => nodeHistoryFs.mkdirp(path, mode));
-  }
-}
 
 interface Fixture {
   readonly home: string;
@@ -138,7 +69,15 @@ let bundleDir = '';
 beforeAll(async () => {
   bundleDir = fs.mkdtempSync(join(tmpdir(), 'colloquy-history-bundle-'));
   bundle = join(bundleDir, 'history.cjs');
-  await build({ entryPoints: ['src/store/history.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: bundle, logLevel: 'warning' });
+  await build({
+    stdin: { contents: "export { MessageHistory } from './src/store/history.ts'; export { nodeFileSystem } from './src/store/fs.ts';", resolveDir: process.cwd(), loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: bundle,
+    logLevel: 'warning',
+  });
 });
 
 afterAll(() => {
@@ -162,11 +101,11 @@ interface WorkerJob {
  * process (SIGKILL) — a crash after the trimmed copy is written and fsynced, before the rename.
  */
 const WORKER = `
-const { MessageHistory, nodeHistoryFs } = require(process.env.HISTORY_BUNDLE);
+const { MessageHistory, nodeFileSystem } = require(process.env.HISTORY_BUNDLE);
 const job = JSON.parse(process.env.HISTORY_JOB);
 const fs = job.mode === 'crash-before-rename'
-  ? { ...nodeHistoryFs, rename: async () => { process.kill(process.pid, 'SIGKILL'); await new Promise(() => {}); } }
-  : nodeHistoryFs;
+  ? { ...nodeFileSystem, rename: async () => { process.kill(process.pid, 'SIGKILL'); await new Promise(() => {}); } }
+  : nodeFileSystem;
 const history = new MessageHistory({ home: job.home, maxBytes: job.maxBytes, lockAttempts: job.lockAttempts, fs });
 (async () => {
   let i = 0;
@@ -248,7 +187,7 @@ describe('appending and reading', () => {
   });
 
   it('writes one tick of appends as one write, in order, with increasing ids', async () => {
-    const faulty = new FaultyHistoryFs();
+    const faulty = new FaultyFileSystem();
     const { history, path } = fixture({ fs: faulty });
     const entries = await Promise.all([
       ...Array.from({ length: 30 }, (_, i) => history.append(SESSION, `a${i}`)),
@@ -256,7 +195,7 @@ describe('appending and reading', () => {
     ]);
     const flat = entries.flat() as HistoryEntry[];
     expect(flat).toHaveLength(50);
-    expect(faulty.count('writeAll', HISTORY_FILE)).toBe(1);
+    expect(faulty.callsOf('writeAll', HISTORY_FILE).length).toBe(1);
     expect(linesOf(path).map((l) => (JSON.parse(l) as { text: string }).text)).toEqual(flat.map((e) => e.text));
     const ids = flat.map((e) => e.id);
     expect([...ids].sort()).toEqual(ids);
@@ -363,13 +302,13 @@ describe('trimming', () => {
   });
 
   it('leaves the old file whole when the trim fails before the rename, and a retry trims', async () => {
-    const faulty = new FaultyHistoryFs();
+    const faulty = new FaultyFileSystem();
     const { history, path, issues } = fixture({ fs: faulty, maxBytes: 2_000 });
     await fill(history, 30, 20); // trims down to 1,600 bytes at most, then grows again
     const before = read(path);
     expect(before.length).toBeGreaterThan(1_400);
     expect(before.length).toBeLessThanOrEqual(2_000);
-    faulty.fail('rename', '.trim');
+    faulty.inject('rename', '.trim', errnoError('EIO'));
     const entry = await history.append(SESSION, `this append pushes the file past maxBytes ${'p'.repeat(600)}`);
     // The append itself succeeded; the trim failed and was reported; the file is the old one plus the new line.
     expect(issues.map((i) => i.kind)).toEqual(['trim_failed']);
@@ -384,28 +323,28 @@ describe('trimming', () => {
     expect((err as Error).message).toMatch(/left as it was/);
     expect(sizeOf(path)).toBeGreaterThan(2_000);
     // Once the fault is gone, a retry trims.
-    faulty.faults.clear();
+    faulty.clear();
     expect(await history.trim()).toBe(true);
     expect(sizeOf(path)).toBeLessThanOrEqual(1_600);
     expect((await history.list({ limit: 1 }))[0]).toEqual(entry);
   });
 
   it('leaves the old file whole when syncing the trimmed copy fails', async () => {
-    const faulty = new FaultyHistoryFs();
+    const faulty = new FaultyFileSystem();
     const { history, path, issues } = fixture({ fs: faulty, maxBytes: 2_000 });
     await fill(history, 30, 20);
     const before = read(path);
-    const renames = faulty.count('rename');
-    faulty.fail('fsync', '.trim');
+    const renames = faulty.callsOf('rename').length;
+    faulty.inject('fsync', '.trim', errnoError('EIO'));
     await history.append(SESSION, `past the cap ${'p'.repeat(600)}`);
     expect(issues.map((i) => i.kind)).toEqual(['trim_failed']);
-    expect(faulty.count('rename')).toBe(renames);
+    expect(faulty.callsOf('rename').length).toBe(renames);
     expect(sizeOf(path)).toBeGreaterThan(2_000);
     expect(read(path).startsWith(before)).toBe(true);
     expect(parsedLines(path)).toHaveLength(linesOf(path).length);
     expect(parsedLines(path).at(-1)?.text).toMatch(/^past the cap p+$/);
     expect(fs.existsSync(`${path}.trim`)).toBe(false);
-    faulty.faults.clear();
+    faulty.clear();
     await history.append(SESSION, 'and once more');
     expect(sizeOf(path)).toBeLessThanOrEqual(1_600);
   });
@@ -519,16 +458,16 @@ describe('torn and bad lines', () => {
 
 describe('streaming reads', () => {
   it('reads a limited list from the end only, and finds old entries across chunk boundaries', async () => {
-    const faulty = new FaultyHistoryFs();
+    const faulty = new FaultyFileSystem();
     const { history } = fixture({ fs: faulty });
     // Long lines with multi-byte characters, so lines and characters straddle the 64 KiB chunks.
     const entries = await history.appendMany(
       Array.from({ length: 400 }, (_, i) => ({ sessionId: i % 2 ? SESSION : OTHER, text: `${i} ${'é🎉'.repeat(50 + ((i * 37) % 400))}` })),
     );
     const huge = await history.append(SESSION, `huge ${'ü'.repeat(200_000)}`);
-    const readsBefore = faulty.count('read');
+    const readsBefore = faulty.callsOf('read').length;
     expect((await history.list({ limit: 1 }))[0]).toEqual(huge);
-    expect(faulty.count('read') - readsBefore).toBeLessThanOrEqual(8);
+    expect(faulty.callsOf('read').length - readsBefore).toBeLessThanOrEqual(8);
     const oldest = entries[0] as HistoryEntry;
     expect(await history.lookup(oldest.id)).toEqual(oldest);
     const all = await history.list({ limit: 1_000 });
