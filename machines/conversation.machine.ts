@@ -159,8 +159,12 @@ const base = setup({
       if (context.error?.kind === 'store') return false;
       const turn = context.turn;
       if (!turn) return true;
-      for (const id in turn.open) if (!(id in turn.pending)) return false;
-      return Object.keys(turn.pending).length > 0;
+      // Waiting for approvals, with nothing else started: every open item is one waiting to be approved.
+      const waiting = new Set<string>();
+      for (const callId in turn.pending) waiting.add(callId).add((turn.pending[callId] as { id: string }).id);
+      if (waiting.size === 0) return false;
+      for (const id in turn.open) if (!waiting.has(id)) return false;
+      return true;
     },
   },
 });

@@ -10,7 +10,7 @@
  * ```
  */
 export { createRuntime, defaultHome, Runtime } from './runtime/runtime.js';
-export type { ConversationRecord, ForkOptions, InspectionObserver, RuntimeOptions, StartOptions } from './runtime/runtime.js';
+export type { ConversationRecord, ForkOptions, InspectionObserver, RuntimeEvent, RuntimeOptions, StartOptions } from './runtime/runtime.js';
 export { Conversation, toInputItems } from './runtime/conversation.js';
 export type {
   ConversationInfo,

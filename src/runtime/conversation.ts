@@ -148,6 +148,10 @@ export class Conversation implements TurnHost {
   #durableSeq = -1;
   #unavailable: Error | null = null;
   readonly #listeners = new Set<Listener>();
+  /** Public subscribers (`subscribe`): while there is one, the conversation is not passivated. */
+  #subscribers = 0;
+  /** The next `thread.started` of a new actor is not told (its listeners already had theirs). */
+  #quietStart = false;
   readonly #ops = new Map<string, PendingOp>();
   #waiters: DurableWaiter[] = [];
   readonly #onEmitted = (event: ConversationEmitted): void => this.#emitted(event);
@@ -185,7 +189,9 @@ export class Conversation implements TurnHost {
   }
 
   /** @internal Its actor was spawned and is about to start: bind it and hand it the events that waited for it. */
-  attach(actor: ConversationActorRef, buffered: readonly AnyEventObject[]): void {
+  attach(actor: ConversationActorRef, buffered: readonly AnyEventObject[], restarted = false): void {
+    // A restarted actor's `thread.started` tells its listeners it is a new one; a woken one's does not.
+    this.#quietStart = !restarted;
     this.#actor = actor;
     this.#residency = 'active';
     this.#activating = false;
@@ -212,7 +218,7 @@ export class Conversation implements TurnHost {
 
   /** @internal Nobody follows the conversation and nothing of it is pending: it may be passivated. */
   mayPassivate(): boolean {
-    return this.#residency === 'active' && this.#listeners.size === 0 && this.#ops.size === 0 && this.#waiters.length === 0;
+    return this.#residency === 'active' && this.#subscribers === 0 && this.#ops.size === 0 && this.#waiters.length === 0;
   }
 
   /** @internal Its actor is being stopped by passivation: keep its last state, release the rest. */
@@ -492,6 +498,13 @@ export class Conversation implements TurnHost {
         this.#toldClosed = true;
         this.#tell(event);
         return;
+      case 'thread.started':
+        if (this.#quietStart) {
+          this.#quietStart = false;
+          return;
+        }
+        this.#tell(event);
+        return;
       default:
         this.#tell(event);
     }
@@ -542,9 +555,15 @@ export class Conversation implements TurnHost {
       this.#deps.report(err, this.id);
     }
     this.#listeners.add(listener);
+    this.#subscribers++;
     this.#observed();
+    let subscribed = true;
     return () => {
-      if (this.#listeners.delete(listener)) this.#observed();
+      if (!subscribed) return;
+      subscribed = false;
+      this.#listeners.delete(listener);
+      this.#subscribers--;
+      this.#observed();
     };
   }
 

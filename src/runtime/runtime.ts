@@ -144,7 +144,7 @@ export class Runtime {
           return;
         }
         this.#registry.hold(handle);
-        handle.attach(actor, buffered);
+        handle.attach(actor, buffered, origin === 'restart');
         this.#tell({ type: 'conversation.activated', conversationId: id, origin });
       },
       activationFailed: (id, origin, error) => {
