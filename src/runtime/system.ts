@@ -90,7 +90,9 @@ export function startSystem(options: SystemOptions): ActorSystem {
     ...(options.fsyncIntervalMs !== undefined ? { fsyncIntervalMs: options.fsyncIntervalMs } : {}),
   };
   // The one door to the log: no other code calls `Store.commit`.
-  const persistenceCommit = fromPromise<readonly CommitOutcome[], CommitInput>(({ input }) => store.commit(entriesOf(input), commitOptions));
+  const persistenceCommit = fromPromise<readonly CommitOutcome[], CommitInput>(function commitThroughPersistence({ input }) {
+    return store.commit(entriesOf(input), commitOptions);
+  });
   const conversation = conversationMachine.provide({
     actors: { turn: turnMachine.provide({ actors: { agentRunner: agentRunner(options.agent, options.host) } }) },
   });
