@@ -25,8 +25,11 @@ export const CONTENT_FIELDS: ReadonlySet<string> = new Set([
   'diff',
 ]);
 
-/** Fields whose whole value (any type) is content: tool arguments and results. */
-export const OPAQUE_CONTENT_FIELDS: ReadonlySet<string> = new Set(['arguments', 'result', 'content', 'structured_content']);
+/**
+ * Fields whose whole value (any type) is content: tool arguments and results, and the user
+ * messages a commit carries for the message history (`messages`).
+ */
+export const OPAQUE_CONTENT_FIELDS: ReadonlySet<string> = new Set(['arguments', 'result', 'content', 'structured_content', 'messages']);
 
 /** Deepest nesting walked; deeper values become `‹depth›`. */
 export const MAX_DEPTH = 12;
