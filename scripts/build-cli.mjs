@@ -4,19 +4,23 @@
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', legalComments: 'none', logLevel: 'warning' };
 
 // `serve`, `inspect` and `--inspect` live in a second bundle (dist/cli-extras.cjs, entry
-// src/cli/extras.ts), loaded only when used: the main bundle's dynamic imports of these
-// modules become `require('./cli-extras.cjs')`, so `colloquy exec` never parses the control
-// server, `ws` or `@statelyai/inspect`.
+// src/cli/extras.ts), loaded only when used: the main bundle's imports of these modules
+// (from src/cli/commands/serve.ts and inspect.ts) become `require('./cli-extras.cjs')`, so
+// `colloquy exec` never parses the control server, `ws` or `@statelyai/inspect`. They are
+// matched by the file they resolve to, wherever the importing module is.
+const extraModules = new Set(['src/cli/serve-run.ts', 'src/cli/inspect-run.ts', 'src/server/index.ts'].map((path) => resolve(path)));
 const extras = {
   name: 'cli-extras',
   setup(b) {
-    b.onResolve({ filter: /^(\.\/(serve-run|inspect-run)|\.\.\/server\/index)\.js$/ }, () => ({ path: './cli-extras.cjs', external: true }));
+    b.onResolve({ filter: /\/(serve-run|inspect-run|server\/index)\.js$/ }, (args) =>
+      extraModules.has(resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'))) ? { path: './cli-extras.cjs', external: true } : undefined,
+    );
   },
 };
 // `import()` becomes `require()` (the launcher runs the bundle in a vm.Script, which has no dynamic import).

@@ -47,6 +47,7 @@ export type {
 
 export { localAgent } from './agents/local.js';
 export type { LocalAgentOptions } from './agents/local.js';
+export type { CommandLimits } from './agents/shell.js';
 export { scriptedAgent, loadScript, parseScript, AgentScriptSchema, InvalidScriptError } from './agents/scripted.js';
 export type { AgentScript, ScriptStep } from './agents/scripted.js';
 export { estimateTokens, sleep } from './agents/agent.js';

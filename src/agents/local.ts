@@ -8,19 +8,16 @@
 import { inputImages, inputText, type ThreadItem, type Usage } from '../protocol/items.js';
 import { estimateTokens, type Agent, type AgentEvent, type AgentTurn } from './agent.js';
 import { scriptedAgent, type AgentScript } from './scripted.js';
+import type { CommandLimits } from './shell.js';
 import { localSummary, quote } from './text.js';
 import { runToolCall, toolRegistry } from './tools/call.js';
 import { shellTool } from './tools/shell-tool.js';
 import type { Tool } from './tools/tool.js';
 
 /** Options of `localAgent`: a script to replay instead of the built-in replies, and the limits of `!command`s (timeout in ms, output in bytes). */
-export interface LocalAgentOptions {
+export interface LocalAgentOptions extends CommandLimits {
   /** Replay this script instead of answering (see `AgentScript`). */
   readonly script?: AgentScript;
-  /** Kill `!command`s after this long (ms). Default 30,000. */
-  readonly commandTimeoutMs?: number;
-  /** Keep at most this much command output (bytes). Default 64 KiB. */
-  readonly maxOutputBytes?: number;
 }
 
 /** The user's last message in the history (scans back from the end only). */

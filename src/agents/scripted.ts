@@ -17,9 +17,8 @@ import { ColloquyError, formatPath } from '../errors.js';
 import { inputText, UsageSchema, type ThreadItem } from '../protocol/items.js';
 import { toIssues } from '../protocol/validate.js';
 import { sleep, type Agent, type AgentEvent, type AgentTurn } from './agent.js';
-import type { LocalAgentOptions } from './local.js';
 import { localSummary, quote } from './text.js';
-import { runCommand } from './shell.js';
+import { runCommand, type CommandLimits } from './shell.js';
 
 const StepSchema = z.discriminatedUnion('type', [
   /** An agent message. */
@@ -128,7 +127,7 @@ function stepsFor(script: AgentScript, number: number): ScriptStep[] {
   return turn.steps;
 }
 
-async function* toolStep(turn: AgentTurn, step: ScriptStep & { type: 'command' | 'tool_call' }, options: LocalAgentOptions): AsyncGenerator<AgentEvent> {
+async function* toolStep(turn: AgentTurn, step: ScriptStep & { type: 'command' | 'tool_call' }, options: CommandLimits): AsyncGenerator<AgentEvent> {
   const waiting = turn.resumed?.approvals.find((a) =>
     step.type === 'command' ? a.item.type === 'command_execution' && a.item.command === step.command : a.item.type === 'tool_call' && a.item.name === step.name,
   );
@@ -167,7 +166,7 @@ async function* toolStep(turn: AgentTurn, step: ScriptStep & { type: 'command' |
 }
 
 /** An agent that replays `script`. */
-export function scriptedAgent(script: AgentScript, options: LocalAgentOptions = {}): Agent {
+export function scriptedAgent(script: AgentScript, options: CommandLimits = {}): Agent {
   const checked = parseScript(script);
   return async function* scripted(turn: AgentTurn): AsyncGenerator<AgentEvent> {
     if (turn.kind === 'compact') {

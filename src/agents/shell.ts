@@ -4,6 +4,14 @@
  * to a byte limit with the middle elided (as Codex truncates exec output).
  */
 
+/** Limits of the shell commands an agent runs (`!command`s, scripted `command` steps). */
+export interface CommandLimits {
+  /** Kill a command after this long (ms). Default 30,000. */
+  readonly commandTimeoutMs?: number;
+  /** Keep at most this much of a command's output (bytes). Default 64 KiB. */
+  readonly maxOutputBytes?: number;
+}
+
 export interface CommandOptions {
   readonly cwd: string;
   readonly signal: AbortSignal;

@@ -4,11 +4,7 @@
  * nest, and a value that is not valid TOML is taken as a plain string.
  */
 import { parse } from 'smol-toml';
-
-/** A usage error: bad flags or arguments (exit code 2). */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
+import { UsageError } from './shared/usage.js';
 
 export type ConfigValue = string | number | boolean | null | ConfigValue[] | { [key: string]: ConfigValue };
 export type ConfigTable = { [key: string]: ConfigValue };

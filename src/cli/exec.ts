@@ -16,15 +16,18 @@ import type { UserInputItem } from '../protocol/items.js';
 import { ApprovalPolicySchema, type ApprovalPolicy } from '../protocol/ops.js';
 import type { Conversation } from '../runtime/conversation.js';
 import type { InspectionObserver } from '../runtime/runtime.js';
-import { createRuntime, defaultHome } from '../runtime/runtime.js';
+import { createRuntime } from '../runtime/runtime.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Durability } from '../store/store.js';
 import type { ModelConfig } from '../agents/model/config.js';
-import { parseOverrides, stringSetting, UsageError, type ConfigTable, type ConfigValue } from './config.js';
-import { HumanRenderer, JsonRenderer, type Renderer, type Sink } from './render.js';
+import { parseOverrides, stringSetting, type ConfigTable, type ConfigValue } from './config.js';
+import { HumanRenderer, JsonRenderer, type Renderer } from './render.js';
+import type { CommandIO } from './shared/io.js';
+import { homeOf, type HomeOption } from './shared/options.js';
+import { UsageError } from './shared/usage.js';
 
 /** Options of `colloquy exec` (as parsed from the command line). */
-export interface ExecOptions {
+export interface ExecOptions extends HomeOption {
   readonly json?: boolean;
   readonly config?: readonly string[];
   readonly model?: string;
@@ -36,7 +39,6 @@ export interface ExecOptions {
   readonly image?: readonly string[];
   readonly threadSource?: string;
   readonly cyberAccessProgram?: string;
-  readonly home?: string;
   readonly ephemeral?: boolean;
   readonly approvalPolicy?: string;
   readonly name?: string;
@@ -47,17 +49,8 @@ export interface ExecOptions {
   readonly resume?: { readonly id?: string; readonly last?: boolean };
   /** The prompt argument; `-` reads stdin. */
   readonly prompt?: string;
-  /** An inspection observer for the runtime (set by `--inspect`, see `inspect.ts`). */
+  /** An inspection observer for the runtime (set by `--inspect`, see `commands/inspect.ts`). */
   readonly inspector?: InspectionObserver;
-}
-
-/** Where the command reads and writes. */
-export interface ExecIO {
-  readonly stdout: Sink;
-  readonly stderr: Sink;
-  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  /** Registers the interrupt handler (Ctrl-C, SIGTERM); returns its removal. */
-  readonly onSignal?: (handler: (signal: string) => void) => () => void;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -66,7 +59,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function promptOf(options: ExecOptions, io: ExecIO): Promise<string> {
+async function promptOf(options: ExecOptions, io: CommandIO): Promise<string> {
   if (options.prompt !== undefined && options.prompt !== '-') return options.prompt;
   if (options.prompt === undefined && io.stdin.isTTY) {
     throw new UsageError('no prompt: give it as an argument, or pipe it on stdin (use "-" to read stdin explicitly)');
@@ -256,13 +249,12 @@ async function outputSchemaOf(path: string | undefined): Promise<unknown> {
 
 /** A message for an error that ends the command. */
 function explain(err: unknown): string {
-  if (err instanceof ColloquyError || err instanceof UsageError) return err.message;
   if (err instanceof Error) return err.message;
   return String(err);
 }
 
 /** Run `colloquy exec`. Resolves with the process exit code. */
-export async function runExec(options: ExecOptions, io: ExecIO): Promise<number> {
+export async function runExec(options: ExecOptions, io: CommandIO): Promise<number> {
   let runtime: ReturnType<typeof createRuntime> | null = null;
   let code = 1;
   try {
@@ -283,7 +275,7 @@ export async function runExec(options: ExecOptions, io: ExecIO): Promise<number>
     }));
     const prompt = await promptOf(options, io);
     const input: UserInputItem[] = [{ type: 'text', text: prompt }, ...images.map((path) => ({ type: 'local_image' as const, path }))];
-    const home = options.home ? resolve(options.home) : defaultHome();
+    const home = homeOf(options);
     runtime = createRuntime({
       ...(options.ephemeral ? { store: new MemoryStore() } : { home }),
       agent,

@@ -2,8 +2,8 @@
  * Entry of the command line's second bundle (`dist/cli-extras.cjs`): what `serve`, `inspect`
  * and the `--inspect` options need (the control server, the inspection relay, `ws`,
  * `@statelyai/inspect`). The main bundle (`dist/cli.cjs`) loads it only when one of them is
- * used: `scripts/build-cli.mjs` maps the dynamic imports of `./serve-run.js`,
- * `./inspect-run.js` and `../server/index.js` to it.
+ * used (by `commands/serve.ts` and `commands/inspect.ts`): `scripts/build-cli.mjs` maps the
+ * imports of `serve-run.ts`, `inspect-run.ts` and `src/server/index.ts` to it.
  */
 export { runServe } from './serve-run.js';
 export { interrupted, parsePort, runInspect, startInspection } from './inspect-run.js';

@@ -13,15 +13,14 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ColloquyError } from '../errors.js';
 import { importCodexRollout, importCodexRollouts, type CodexImportFailure, type CodexImportResult } from '../import/codex.js';
-import { createRuntime, defaultHome } from '../runtime/runtime.js';
+import { createRuntime } from '../runtime/runtime.js';
 import { FileStore } from '../store/file-store.js';
-import { UsageError } from './config.js';
-import type { Sink } from './render.js';
+import type { Sink } from './shared/io.js';
+import { homeOf, type HomeOption } from './shared/options.js';
+import { UsageError } from './shared/usage.js';
 
 /** Options of `colloquy import codex`. */
-export interface ImportOptions {
-  /** Where conversations are stored. Default `$COLLOQUY_HOME` or `~/.colloquy`. */
-  readonly home?: string;
+export interface ImportOptions extends HomeOption {
   readonly json?: boolean;
   /** Skip lines that are not JSON (reporting them) instead of failing the file. */
   readonly lenient?: boolean;
@@ -86,7 +85,7 @@ export async function runImportCodex(path: string, options: ImportOptions, io: I
   const found = await stat(full).catch(() => null);
   if (!found) throw new UsageError(`${path}: no such file or directory`);
   const directory = found.isDirectory();
-  const home = options.home ? resolve(options.home) : defaultHome();
+  const home = homeOf(options);
   const store = new FileStore({ home });
   // Nothing to passivate in a process that imports and ends.
   const runtime = createRuntime({ store, passivateAfterMs: 0 });

@@ -9,9 +9,9 @@
  */
 import { createInspection, type Inspection } from '../inspect/index.js';
 import { startRelay } from '../inspect/relay.js';
-import { UsageError } from './config.js';
-import type { ExecIO } from './exec.js';
-import type { InspectFlags } from './inspect.js';
+import type { InspectFlags } from './shared/inspect-flags.js';
+import type { CommandIO } from './shared/io.js';
+import { UsageError } from './shared/usage.js';
 
 /** Options of `colloquy inspect`. */
 export interface InspectCommandOptions {
@@ -31,7 +31,7 @@ export function parsePort(value: string | undefined, flag: string, fallback: num
  * `--json` stream).
  * @throws {UsageError} for a bad port or relay URL.
  */
-export async function startInspection(flags: InspectFlags, io: Pick<ExecIO, 'stderr'>): Promise<Inspection> {
+export async function startInspection(flags: InspectFlags, io: Pick<CommandIO, 'stderr'>): Promise<Inspection> {
   const port = parsePort(flags.inspectPort, '--inspect-port', 0);
   let inspection: Inspection;
   try {
@@ -55,7 +55,7 @@ export async function startInspection(flags: InspectFlags, io: Pick<ExecIO, 'std
 }
 
 /** Resolves on the first interrupt (Ctrl-C, SIGTERM); never without `onSignal`. */
-export function interrupted(io: Pick<ExecIO, 'onSignal'>): Promise<string> {
+export function interrupted(io: Pick<CommandIO, 'onSignal'>): Promise<string> {
   return new Promise((resolve) => {
     const remove = io.onSignal?.((signal) => {
       remove?.();
@@ -65,7 +65,7 @@ export function interrupted(io: Pick<ExecIO, 'onSignal'>): Promise<string> {
 }
 
 /** Run `colloquy inspect`: a relay until interrupted. Resolves with the exit code. */
-export async function runInspect(options: InspectCommandOptions, io: ExecIO): Promise<number> {
+export async function runInspect(options: InspectCommandOptions, io: CommandIO): Promise<number> {
   const port = parsePort(options.port, '--port', 8080);
   const relay = await startRelay({ port });
   if (options.json) {

@@ -5,11 +5,7 @@
 import type { ThreadEvent } from '../protocol/events.js';
 import type { ThreadItem } from '../protocol/items.js';
 import { codexEvent } from './codex-events.js';
-
-/** Somewhere to write text. */
-export interface Sink {
-  write(text: string): unknown;
-}
+import type { Sink } from './shared/io.js';
 
 /** Shows a turn's events. */
 export interface Renderer {

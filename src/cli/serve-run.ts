@@ -3,24 +3,22 @@
  * the browser console) and optionally an inspection relay, until interrupted. Loaded only by
  * the `serve` command (never by `exec`).
  */
-import { resolve } from 'node:path';
 import { localAgent } from '../agents/local.js';
 import { loadScript } from '../agents/scripted.js';
 import type { Inspection } from '../inspect/index.js';
-import { createRuntime, defaultHome, type Runtime } from '../runtime/runtime.js';
-import type { Durability } from '../store/store.js';
-import { UsageError } from './config.js';
-import type { ExecIO } from './exec.js';
-import type { InspectFlags } from './inspect.js';
-import { wantsInspection } from './inspect.js';
-import { interrupted, parsePort, startInspection } from './inspect-run.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { serve } from '../server/index.js';
+import type { Durability } from '../store/store.js';
+import { interrupted, parsePort, startInspection } from './inspect-run.js';
+import { wantsInspection, type InspectFlags } from './shared/inspect-flags.js';
+import type { CommandIO } from './shared/io.js';
+import { homeOf, type HomeOption } from './shared/options.js';
+import { UsageError } from './shared/usage.js';
 
 /** Options of `colloquy serve` (as parsed from the command line). */
-export interface ServeCommandOptions extends InspectFlags {
+export interface ServeCommandOptions extends InspectFlags, HomeOption {
   readonly port?: string;
   readonly host?: string;
-  readonly home?: string;
   readonly agentScript?: string;
   readonly durability?: string;
   readonly json?: boolean;
@@ -33,7 +31,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
  * and shut the runtime down (every record durable). Resolves with the exit code.
  * @throws {UsageError} for a bad port, durability or agent script.
  */
-export async function runServe(options: ServeCommandOptions, io: ExecIO, stop: Promise<unknown> = interrupted(io)): Promise<number> {
+export async function runServe(options: ServeCommandOptions, io: CommandIO, stop: Promise<unknown> = interrupted(io)): Promise<number> {
   const port = parsePort(options.port, '--port', 0);
   const durability = options.durability;
   if (durability !== undefined && durability !== 'sync' && durability !== 'batched' && durability !== 'none') {
@@ -41,7 +39,7 @@ export async function runServe(options: ServeCommandOptions, io: ExecIO, stop: P
   }
   const scriptPath = options.agentScript ?? process.env.COLLOQUY_AGENT_SCRIPT;
   const agent = scriptPath ? localAgent({ script: await loadScript(scriptPath) }) : localAgent();
-  const home = options.home ? resolve(options.home) : defaultHome();
+  const home = homeOf(options);
   const inspection: Inspection | null = wantsInspection(options) ? await startInspection(options, io) : null;
   let runtime: Runtime | null = null;
   try {

@@ -8,6 +8,7 @@
  * `sessionStorage`, removes it from the address bar, and sends it as `Authorization: Bearer`
  * and as the WebSocket's `?token=`.
  */
+import { ColloquyError, type Issue } from '../errors.js';
 import type { ClientMessage, ServerMessage } from '../server/messages.js';
 
 const TOKEN_KEY = 'colloquy.token';
@@ -34,14 +35,13 @@ export function takeToken(): string | null {
 }
 
 /** An error answer of the API: its HTTP status and `{ code, message, issues? }`. */
-export class ApiError extends Error {
+export class ApiError extends ColloquyError {
   readonly status: number;
-  readonly code: string;
-  readonly issues: readonly { path: readonly (string | number)[]; message: string }[];
-  constructor(status: number, code: string, message: string, issues: ApiError['issues'] = []) {
-    super(message);
+  readonly issues: readonly Issue[];
+  constructor(status: number, code: string, message: string, issues: readonly Issue[] = []) {
+    super(code, message);
+    this.name = 'ApiError';
     this.status = status;
-    this.code = code;
     this.issues = issues;
   }
 }

@@ -25,7 +25,10 @@ export const CONTENT_FIELDS: ReadonlySet<string> = new Set([
   'diff',
 ]);
 
-/** Fields whose whole value (any type) is content: tool arguments and results, the user messages a commit adds to the global history. */
+/**
+ * Fields whose whole value (any type) is content: tool arguments and results, and the user
+ * messages a commit carries for the message history (`messages`).
+ */
 export const OPAQUE_CONTENT_FIELDS: ReadonlySet<string> = new Set(['arguments', 'result', 'content', 'structured_content', 'messages']);
 
 /** Deepest nesting walked; deeper values become `‹depth›`. */

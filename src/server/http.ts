@@ -9,17 +9,16 @@
  * few milliseconds.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Issue } from '../errors.js';
+import { ColloquyError, type Issue } from '../errors.js';
 
 /** An error answered with `status` and `{ error: { code, message, issues? } }`. */
-export class HttpError extends Error {
+export class HttpError extends ColloquyError {
   readonly status: number;
-  readonly code: string;
   readonly issues: readonly Issue[] | undefined;
   constructor(status: number, code: string, message: string, issues?: readonly Issue[]) {
-    super(message);
+    super(code, message);
+    this.name = 'HttpError';
     this.status = status;
-    this.code = code;
     this.issues = issues;
   }
 }

@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { closeServers, listen } from './lifecycle.js';
+import { InvalidOpError } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS, findAssets, sendAsset } from './assets.js';
 import { cookieName, credentialsOf, newToken, tokenMatches } from './auth.js';
@@ -87,13 +88,13 @@ function unauthorizedPage(): string {
  * @example
  * import { serve } from 'colloquy/server';
  * const server = await serve(runtime, { port: 7420 });
- * @throws {TypeError} for a token shorter than 16 characters.
+ * @throws {InvalidOpError} for a token shorter than 16 characters.
  * @throws the listen error (`EADDRINUSE` when the port is taken).
  */
 export async function serve(runtime: Runtime, options: ServeOptions = {}): Promise<ControlServer> {
   const host = options.host ?? '127.0.0.1';
   const token = options.token ?? newToken();
-  if (token.length < 16) throw new TypeError('the control server token must have at least 16 characters');
+  if (token.length < 16) throw new InvalidOpError([{ path: ['token'], message: 'must have at least 16 characters' }], 'serve options');
   const assets = options.assets ?? findAssets(moduleDir() ?? undefined);
   const maxBody = options.maxBodyBytes ?? 2 ** 20;
   const maxBacklog = options.maxBacklogBytes ?? 32 * 2 ** 20;

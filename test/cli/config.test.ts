@@ -3,7 +3,8 @@
  * `@openai/codex-sdk` serialises them): TOML literal values, dotted keys, plain strings.
  */
 import { describe, expect, it } from 'vitest';
-import { parseOverrides, stringSetting, UsageError } from '../../src/cli/config.js';
+import { parseOverrides, stringSetting } from '../../src/cli/config.js';
+import { UsageError } from '../../src/cli/shared/usage.js';
 
 /** Plain (prototype-ful) copies, so `toEqual` compares values only. */
 function plain(value: unknown): unknown {

@@ -7,6 +7,7 @@
  * attempt cannot fix (context window exceeded, 401/403, other 4xx) fail at once.
  */
 import { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import { ColloquyError } from '../../errors.js';
 import { sleep } from '../agent.js';
 import { ModelError, type ModelErrorCode, type ModelEvent } from './client.js';
 import { headerValue, type HeaderSource } from './rate-limits.js';
@@ -30,15 +31,16 @@ export const DEFAULT_RETRY = { maxRetries: 4, baseDelayMs: 200, maxDelayMs: 20_0
  * A failure a client found inside a stream (a `response.failed` event, an error chunk, a
  * stream that ended early), with whether another attempt may help.
  */
-export class StreamFailure extends Error {
+export class StreamFailure extends ColloquyError {
+  declare readonly code: ModelErrorCode;
   constructor(
-    readonly code: ModelErrorCode,
+    code: ModelErrorCode,
     message: string,
     readonly retryable: boolean,
     readonly retryAfterMs?: number,
     readonly status?: number,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'StreamFailure';
   }
 }

@@ -5,16 +5,17 @@
  * output), and the numbers `NaN`, `Infinity`, `-Infinity` and `-0`. An object that happens to
  * have the tag's key is wrapped, so every value reads back deep-equal to what was written.
  */
+import { ColloquyError } from '../../errors.js';
 
 /** The key of a tagged value. */
 const TAG = '$colloquy';
 
 /** A value that cannot be kept losslessly (a function, a symbol, a class instance…). */
-export class UnsupportedValueError extends TypeError {
+export class UnsupportedValueError extends ColloquyError {
   /** Where the value is, e.g. `items[2].providerData.when`. */
   readonly path: string;
   constructor(path: string, what: string) {
-    super(`${path}: ${what} cannot be stored in a conversation log (items must be JSON values, undefined or Uint8Array)`);
+    super('unsupported_value', `${path}: ${what} cannot be stored in a conversation log (items must be JSON values, undefined or Uint8Array)`);
     this.name = 'UnsupportedValueError';
     this.path = path;
   }

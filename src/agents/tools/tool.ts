@@ -5,7 +5,7 @@
  */
 import type * as core from 'zod/v4/core';
 import { safeParse, toJSONSchema } from 'zod/v4/core';
-import { formatPath } from '../../errors.js';
+import { ColloquyError, formatPath } from '../../errors.js';
 import type { ThreadItem } from '../../protocol/items.js';
 import type { ApprovalPolicy } from '../../protocol/ops.js';
 import type { ToolSpec } from '../model/client.js';
@@ -57,8 +57,11 @@ export interface Tool<A = unknown> {
 }
 
 /** Arguments a model gave that do not fit the tool's schema (the message goes back to the model). */
-export class ToolArgumentsError extends Error {
-  readonly code = 'invalid_tool_arguments';
+export class ToolArgumentsError extends ColloquyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_tool_arguments', message, options);
+    this.name = 'ToolArgumentsError';
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  * ended when it did not complete. User messages are not echoed: the user just typed them.
  */
 import type { ThreadEvent } from '../../protocol/events.js';
-import type { Sink } from '../render.js';
+import type { Sink } from '../shared/io.js';
 import { itemLines } from '../format/items.js';
 
 /** Prints a conversation's events for `colloquy chat`. */

@@ -5,8 +5,9 @@
  */
 import type { Command } from 'commander';
 import type { ChatOptions } from '../chat/session.js';
-import { UsageError } from '../config.js';
-import { withHome, type CommandIO, type SetExit } from './common.js';
+import type { CommandIO, SetExit } from '../shared/io.js';
+import { withHome } from '../shared/options.js';
+import { UsageError } from '../shared/usage.js';
 
 function chatOptions(command: Command): Command {
   return withHome(command)

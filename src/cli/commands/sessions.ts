@@ -6,10 +6,11 @@
  * Exit codes: 0 ok; 1 failure (an unknown conversation, a store error); 2 usage.
  */
 import { Option, type Command } from 'commander';
-import type { ImportOptions } from '../import.js';
 import type { ExportOptions, ListOptions, ReindexOptions, ShowOptions } from '../sessions/read.js';
 import type { ForkCommandOptions, ManageOptions } from '../sessions/manage.js';
-import { positiveInt, withHome, type CommandIO, type SetExit } from './common.js';
+import type { CommandIO, SetExit } from '../shared/io.js';
+import { positiveInt, withHome } from '../shared/options.js';
+import { importCodexCommand } from './import.js';
 
 const ID = ['<id>', 'the conversation id (a ULID)'] as const;
 
@@ -82,15 +83,12 @@ export function registerSessions(program: Command, io: CommandIO, setExit: SetEx
     });
 
   const importCommand = sessions.command('import').description('import conversations from another tool (import codex <file|dir>)');
-  withHome(importCommand.command('codex'))
-    .description('import Codex rollouts (a rollout-*.jsonl file, or every one under a directory such as ~/.codex); same as `colloquy import codex`')
-    .argument('<path>', 'a Codex rollout file, or a directory to search for rollout-*.jsonl files')
-    .option('--json', 'print the result as one JSON object')
-    .option('--lenient', 'skip lines that are not JSON (and report them) instead of failing the file')
-    .action(async (path: string, opts: ImportOptions) => {
-      const { runImportCodex } = await import('../import.js');
-      setExit(await runImportCodex(path, opts, io));
-    });
+  importCodexCommand(
+    importCommand,
+    io,
+    setExit,
+    'import Codex rollouts (a rollout-*.jsonl file, or every one under a directory such as ~/.codex); same as `colloquy import codex`',
+  );
 
   withHome(sessions.command('reindex'))
     .description('rebuild the listing index from the logs (after logs were copied in or removed by hand)')

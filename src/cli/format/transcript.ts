@@ -7,7 +7,7 @@ import type { ThreadItem } from '../../protocol/items.js';
 import type { TurnTranscript } from '../../log/fold.js';
 import type { ConversationRecord } from '../../runtime/runtime.js';
 import type { ConversationSummary } from '../../store/store.js';
-import { shortTime } from '../commands/common.js';
+import { shortTime } from '../shared/text.js';
 import { approvalQuestion, itemLines } from './items.js';
 
 /** How a turn ended (or stands), in words: `completed`, `interrupted (shutdown)`, `failed: …`. */

@@ -7,8 +7,11 @@ import { createInterface } from 'node:readline';
 import { ConversationHasForksError, InvalidOpError, SessionNotFoundError } from '../../errors.js';
 import { assertConversationId } from '../../protocol/ids.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { UsageError } from '../config.js';
-import { homeOf, shellWord, withRuntime, writeJson, type CommandIO, type HomeOption } from '../commands/common.js';
+import { writeJson, type CommandIO } from '../shared/io.js';
+import { homeOf, type HomeOption } from '../shared/options.js';
+import { withRuntime } from '../shared/runtime.js';
+import { shellWord } from '../shared/text.js';
+import { UsageError } from '../shared/usage.js';
 
 /** Options of `sessions fork`. */
 export interface ForkCommandOptions extends HomeOption {

@@ -11,10 +11,12 @@ import { ConversationFold } from '../../log/fold.js';
 import { replay } from '../../log/replay.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { ConversationSummary, ListQuery } from '../../store/store.js';
-import { UsageError } from '../config.js';
-import type { Sink } from '../render.js';
-import { homeOf, oneLine, shellWord, shortTime, withRuntime, writeJson, type CommandIO, type HomeOption } from '../commands/common.js';
 import { showText, toMarkdown } from '../format/transcript.js';
+import { writeJson, type CommandIO, type Sink } from '../shared/io.js';
+import { homeOf, type HomeOption } from '../shared/options.js';
+import { withRuntime } from '../shared/runtime.js';
+import { oneLine, shellWord, shortTime } from '../shared/text.js';
+import { UsageError } from '../shared/usage.js';
 
 /** Options of `sessions list`. */
 export interface ListOptions extends HomeOption {
