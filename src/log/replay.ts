@@ -35,8 +35,8 @@ export interface ReplayOptions {
   readonly until?: (record: LogRecord, fold: ConversationFold) => boolean;
 }
 
-/** Thrown inside a replay to stop it once `until` holds. */
-class Stop extends Error {}
+/** Thrown inside a replay to stop it once `until` holds (control flow, never seen outside). */
+const STOP: unique symbol = Symbol('replay stop');
 
 /**
  * Fold the log of conversation `id` (and of the conversations it was forked from).
@@ -51,14 +51,14 @@ export async function replay(store: LogSource, id: string, options: ReplayOption
         ...options,
         onRecord: (record) => {
           options.onRecord?.(record);
-          if (until(record, fold)) throw new Stop();
+          if (until(record, fold)) throw STOP;
         },
       }
     : options;
   try {
     await foldRange(store, id, options.upToSeq ?? Infinity, stepOptions, fold, 0, options.transcript ? 0 : undefined);
   } catch (err) {
-    if (!(err instanceof Stop)) throw err;
+    if (err !== STOP) throw err;
   }
   if (!fold.meta) throw new CorruptLogError(id, 1, 'the log has no session_meta');
   return fold;

@@ -8,7 +8,7 @@ import { fromCallback } from 'xstate';
 import type { RunnerCommand, RunnerEvent, RunnerInput, SteeredInput } from '../../machines/turn.machine.js';
 import type { Agent, AgentEvent, AgentTurn, ApprovalRequest } from '../agents/agent.js';
 import { localSummary } from '../agents/text.js';
-import { formatPath } from '../errors.js';
+import { ColloquyError, formatPath } from '../errors.js';
 import { approvalKey } from '../protocol/approvals.js';
 import type { TurnError } from '../protocol/events.js';
 import { addUsage, inputImages, inputText, ThreadItemSchema, UsageSchema, type ThreadItem, type Usage, type UserInputItem } from '../protocol/items.js';
@@ -35,8 +35,10 @@ export interface TurnHost {
 export const CONTEXT_WINDOW_EXCEEDED = 'context_window_exceeded';
 
 /** An agent produced something that is not a valid event or item. */
-class InvalidAgentOutput extends Error {
-  readonly code = 'invalid_agent_output';
+class InvalidAgentOutput extends ColloquyError {
+  constructor(message: string) {
+    super('invalid_agent_output', message);
+  }
 }
 
 function describeError(err: unknown): TurnError {
