@@ -7,7 +7,7 @@
 import { approvalKey } from '../src/protocol/approvals.js';
 import { draft, type RecordDraft } from '../src/log/draft.js';
 import type { AbortReason, ThreadEvent } from '../src/protocol/events.js';
-import { addUsage, inputImages, inputText, ZERO_USAGE, type ThreadItem, type UserInputItem } from '../src/protocol/items.js';
+import { addUsage, inputImages, inputText, type ThreadItem, type UserInputItem } from '../src/protocol/items.js';
 import type { BusyMode, OpOf } from '../src/protocol/ops.js';
 import type { ConversationConfig, LogRecord, RecordedEvent, SessionMetaPayload } from '../src/protocol/records.js';
 import type { TurnKind } from '../src/protocol/events.js';

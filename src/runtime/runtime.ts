@@ -8,14 +8,13 @@
 import { resolve } from 'node:path';
 import { waitFor } from 'xstate';
 import type { ConversationContext } from '../../machines/conversation.machine.js';
-import type { ActivationOrigin, ConversationSeed, HydrateInput } from '../../machines/shard.machine.js';
+import type { ActivationOrigin, ConversationSeed } from '../../machines/shard.machine.js';
 import type { Agent } from '../agents/agent.js';
 import { localAgent } from '../agents/local.js';
-import { ColloquyError, ConversationHasForksError, InvalidOpError, RuntimeClosedError, SessionNotFoundError, StoreError } from '../errors.js';
+import { ConversationHasForksError, InvalidOpError, RuntimeClosedError, SessionNotFoundError, StoreError } from '../errors.js';
 import { ConversationFold } from '../log/fold.js';
 import { replay } from '../log/replay.js';
-import type { RestoredConversation } from '../log/restored.js';
-import type { LogIssue, PersistFailure, ReadMode } from '../log/types.js';
+import type { LogIssue, ReadMode } from '../log/types.js';
 import { assertConversationId, idTime, newConversationId } from '../protocol/ids.js';
 import { LOG_FORMAT_VERSION, SessionMetaPayloadSchema, type ConversationConfig, type SessionMetaPayload } from '../protocol/records.js';
 import { parseOrThrow } from '../protocol/validate.js';
@@ -33,8 +32,14 @@ import {
   type RuntimeOptions,
   type StartOptions,
 } from './options.js';
+import { Activations } from './activations.js';
+import { planFork } from './fork-plan.js';
+import { Leases } from './leases.js';
 import { Registry } from './registry.js';
-import { startSystem, type ActorSystem, type SystemEffects } from './system.js';
+import type { RuntimeEvent } from './runtime-events.js';
+import { startSystem, type ActorSystem } from './system.js';
+
+export type { RuntimeEvent } from './runtime-events.js';
 
 export {
   DEFAULT_PASSIVATE_AFTER_MS,
@@ -45,16 +50,6 @@ export {
   type RuntimeOptions,
   type StartOptions,
 } from './options.js';
-
-/**
- * What happens to conversations as a whole, for consoles and inspectors: activations (an actor
- * spawned: a first use, a resume, a fork, a restart, a wake after passivation), passivations and
- * ends.
- */
-export type RuntimeEvent =
-  | { readonly type: 'conversation.activated'; readonly conversationId: string; readonly origin: ActivationOrigin }
-  | { readonly type: 'conversation.passivated'; readonly conversationId: string }
-  | { readonly type: 'conversation.closed'; readonly conversationId: string };
 
 function warn(error: unknown, context: { conversationId?: string }): void {
   const message = error instanceof Error ? error.message : String(error);
@@ -74,14 +69,9 @@ export class Runtime {
   readonly #options: RuntimeOptions;
   readonly #registry = new Registry();
   readonly #loading = new Map<string, Promise<Conversation>>();
-  /** Starts whose header is being written: who waits for it. */
-  readonly #starting = new Map<string, (failure: PersistFailure | null) => void>();
-  /** Conversations whose write lease this runtime holds. */
-  readonly #leased = new Set<string>();
-  /** Lease operations per conversation, run one after the other (a release never overtakes a later acquire). */
-  readonly #leaseOps = new Map<string, Promise<void>>();
-  /** Conversations being read back: their log issues come with the replay, not from the store's watch. */
-  readonly #hydrating = new Set<string>();
+  /** The write leases this runtime holds. */
+  readonly #leases: Leases;
+  readonly #activations: Activations;
   readonly #listeners = new Set<(event: RuntimeEvent) => void>();
   readonly #system: ActorSystem;
   readonly #deps: ConversationDeps;
@@ -103,6 +93,16 @@ export class Runtime {
         ...(options.history ? { history: options.history } : {}),
       });
     this.store.watchIssues?.((issue) => this.#logIssue(issue));
+    this.#leases = new Leases(this.store, (err, id) => this.#report(err, id));
+    this.#activations = new Activations({
+      store: this.store,
+      registry: this.#registry,
+      leases: this.#leases,
+      system: () => this.#system,
+      ...(options.readMode ? { readMode: options.readMode } : {}),
+      report: (err, id) => this.#report(err, id),
+      tell: (event) => this.#tell(event),
+    });
     this.agent = options.agent ?? localAgent();
     this.#system = startSystem({
       store: this.store,
@@ -115,7 +115,7 @@ export class Runtime {
       ...(options.shards !== undefined ? { shards: options.shards } : {}),
       passivateAfterMs: this.passivateAfterMs,
       host: (id) => this.#registry.get(id),
-      effects: this.#effects(),
+      effects: this.#activations,
       onError: (err) => this.#report(err),
     });
     this.#deps = {
@@ -129,115 +129,6 @@ export class Runtime {
       terminate: (id) => this.#system.send({ type: 'conversation.terminate', id }),
       preview: (rest) => this.#system.preview(rest),
     };
-  }
-
-  // ——— what the supervisor's shards do, carried out ———
-
-  #effects(): SystemEffects {
-    return {
-      hydrate: (input) => this.#hydrate(input),
-      activated: (id, origin, actor, buffered) => {
-        const handle = this.#registry.get(id);
-        if (!handle) {
-          // Nobody holds it any more (a passivated handle that was collected): end it.
-          this.#system.send({ type: 'conversation.terminate', id });
-          return;
-        }
-        this.#registry.hold(handle);
-        handle.attach(actor, buffered, origin === 'restart');
-        this.#tell({ type: 'conversation.activated', conversationId: id, origin });
-      },
-      activationFailed: (id, origin, error) => {
-        const handle = this.#registry.get(id);
-        if (origin === 'restart') return this.#giveUp(id, error);
-        handle?.activationFailed(error);
-        if (handle && origin === 'resume') this.#registry.remove(id, handle);
-      },
-      started: (id, failure) => {
-        const waiter = this.#starting.get(id);
-        this.#starting.delete(id);
-        waiter?.(failure);
-      },
-      mayPassivate: (id) => this.#registry.get(id)?.mayPassivate() ?? false,
-      passivated: (id) => {
-        const handle = this.#registry.get(id);
-        if (!handle) return;
-        handle.passivated();
-        this.#registry.release(handle);
-        void this.#releaseLease(id);
-        this.#tell({ type: 'conversation.passivated', conversationId: id });
-      },
-      exited: (id) => {
-        const handle = this.#registry.get(id);
-        if (handle) this.#registry.remove(id, handle);
-        this.#system.discard(id);
-        handle?.markClosed(undefined, this.#releaseLease(id));
-        this.#tell({ type: 'conversation.closed', conversationId: id });
-      },
-      failed: (id, error) => this.#registry.get(id)?.markUnavailable(error instanceof Error ? error : new Error(String(error))),
-      givenUp: (id, error) => this.#giveUp(id, error),
-    };
-  }
-
-  /** Read a conversation back from its log for its shard (taking its lease first, unless held). */
-  async #hydrate({ id, origin }: HydrateInput): Promise<RestoredConversation> {
-    const handle = this.#registry.get(id);
-    if (!handle) throw new SessionNotFoundError(id, this.store.description);
-    let acquired = false;
-    if (origin === 'restart') {
-      // Let what the dead actor sent settle, and drop what it could not write: its log is the truth.
-      await this.#system.flush();
-      this.#system.discard(id);
-    } else if (!this.#leased.has(id)) {
-      if (!(await this.store.exists(id))) throw new SessionNotFoundError(id, this.store.description);
-      // Take the write lease first, so the log read is the log this process goes on writing.
-      await this.#lease(id);
-      acquired = true;
-    }
-    this.#hydrating.add(id);
-    try {
-      const issues: LogIssue[] = [];
-      const fold = await replay(this.store, id, { ...this.#readOptions(), onIssue: (issue) => void issues.push(issue) });
-      // What the replay found (lines skipped in lenient mode) stays visible on the conversation.
-      handle.loaded(fold, issues);
-      return fold.restored();
-    } catch (err) {
-      if (acquired) void this.#releaseLease(id);
-      throw err;
-    } finally {
-      this.#hydrating.delete(id);
-    }
-  }
-
-  #giveUp(id: string, error: unknown): void {
-    const handle = this.#registry.get(id);
-    if (handle) this.#registry.remove(id, handle);
-    const reason = error instanceof Error ? error : new Error(String(error));
-    handle?.markClosed(new ColloquyError('conversation_failed', `conversation ${id} failed and was not restarted: ${reason.message}`, { cause: error }), this.#releaseLease(id));
-    this.#report(reason, id);
-  }
-
-  /** Run `op` on conversation `id`'s lease after every earlier lease operation on it. */
-  #leaseOp(id: string, op: () => Promise<void>): Promise<void> {
-    const next = (this.#leaseOps.get(id) ?? Promise.resolve()).then(op);
-    const tail = next.catch(() => {});
-    this.#leaseOps.set(id, tail);
-    void tail.then(() => {
-      if (this.#leaseOps.get(id) === tail) this.#leaseOps.delete(id);
-    });
-    return next;
-  }
-
-  /** Take the write lease of a conversation this runtime is about to create or write. */
-  async #lease(id: string): Promise<void> {
-    await this.#leaseOp(id, () => this.store.acquire(id));
-    this.#leased.add(id);
-  }
-
-  /** Give up conversation `id`'s lease, if held; resolves once it is given up (failures are reported). */
-  #releaseLease(id: string): Promise<void> {
-    if (!this.#leased.delete(id)) return Promise.resolve();
-    return this.#leaseOp(id, () => this.store.release(id)).catch((err: unknown) => this.#report(err, id));
   }
 
   #report(error: unknown, conversationId?: string): void {
@@ -266,7 +157,7 @@ export class Runtime {
       this.#report(err);
     }
     const id = issue.conversationId;
-    if (id !== undefined && !this.#hydrating.has(id)) this.#registry.get(id)?.reportLogIssue(issue);
+    if (id !== undefined && !this.#activations.hydrating(id)) this.#registry.get(id)?.reportLogIssue(issue);
   }
 
   #readOptions(): { mode?: ReadMode } {
@@ -363,13 +254,12 @@ export class Runtime {
    */
   async #startDormant(meta: SessionMetaPayload): Promise<Conversation> {
     const id = meta.id;
-    await this.#lease(id);
-    const failure = await new Promise<PersistFailure | null>((done) => {
-      this.#starting.set(id, done);
-      this.#system.send({ type: 'conversation.start', id, meta });
-    });
+    await this.#leases.acquire(id);
+    const started = this.#activations.whenStarted(id);
+    this.#system.send({ type: 'conversation.start', id, meta });
+    const failure = await started;
     if (failure !== null) {
-      void this.#releaseLease(id);
+      void this.#leases.release(id);
       throw new StoreError(`could not create conversation ${id} in ${this.store.description}: ${failure.message}`);
     }
     const fold = new ConversationFold();
@@ -421,55 +311,15 @@ export class Runtime {
     this.#open();
     const id = assertConversationId(conversationId);
     const o = parseOrThrow(ForkOptionsSchema, options, 'fork options');
-    let source: ConversationFold;
-    let cut: number; // first seq NOT kept
-    if (o.beforeUserTurn !== undefined) {
-      // Counting user turns needs every turn from the start: a replay with the transcript, up to
-      // the start of the n-th user turn (or to the end, when there is none).
-      const n = o.beforeUserTurn;
-      let seen = 0;
-      source = await replay(this.store, id, {
-        ...this.#readOptions(),
-        transcript: true,
-        until: (r) => r.type === 'event' && r.payload.type === 'turn.started' && r.payload.kind === 'regular' && ++seen === n,
-      });
-      const userTurns = source.transcript.filter((t) => t.kind === 'regular');
-      if (o.beforeUserTurn > userTurns.length + 1) {
-        throw new InvalidOpError(
-          [{ path: ['beforeUserTurn'], message: `the conversation has ${userTurns.length} user turn${userTurns.length === 1 ? '' : 's'}; use 1 to ${userTurns.length + 1}` }],
-          'fork options',
-        );
-      }
-      cut = userTurns[o.beforeUserTurn - 1]?.startSeq ?? source.nextSeq;
-    } else {
-      // Up to the last finished turn: the live fold (from the last compaction, as a resume
-      // reads it) tells whether a turn is still open, and where it started.
-      source = await replay(this.store, id, this.#readOptions());
-      cut = source.restored().openTurn?.startSeq ?? source.nextSeq;
-    }
-    const upTo = cut - 1;
-    // Kept whole: the source's own fold is the fork's state; otherwise fold again up to the cut.
-    const fold = cut === source.nextSeq ? source : await replay(this.store, id, { ...this.#readOptions(), upToSeq: upTo });
-    const base = fold.restored();
-    const childId = newConversationId();
-    const meta: SessionMetaPayload = {
-      format: LOG_FORMAT_VERSION,
-      id: childId,
-      created_at: new Date(idTime(childId)).toISOString(),
-      forked_from: { id, up_to_seq: upTo },
-      config: base.config,
-      ...(o.name !== undefined ? { name: o.name } : base.name !== null ? { name: base.name } : {}),
-      ...(source.meta?.metadata !== undefined ? { metadata: source.meta.metadata } : {}),
-      source: 'colloquy',
-    };
-    const restore = { ...base, queue: [], openTurn: null, failed: null, ...(o.name !== undefined ? { name: o.name } : {}) };
-    await this.#lease(childId);
-    const handle = new Conversation(childId, fold, this.#deps, 'activating');
+    const plan = await planFork(this.store, id, o, this.#readOptions());
+    const childId = plan.id;
+    await this.#leases.acquire(childId);
+    const handle = new Conversation(childId, plan.fold, this.#deps, 'activating');
     try {
-      await this.#activate(handle, 'fork', { create: { meta, seq: cut }, restore });
+      await this.#activate(handle, 'fork', plan.seed);
     } catch (err) {
       this.#registry.remove(childId, handle);
-      void this.#releaseLease(childId);
+      void this.#leases.release(childId);
       throw err;
     }
     return this.#created(handle);

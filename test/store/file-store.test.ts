@@ -12,7 +12,6 @@ import {
   bodyRecords,
   collect,
   errnoError,
-  eventRecord,
   failure,
   itemRecord,
   jsonl,
