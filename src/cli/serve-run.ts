@@ -21,6 +21,8 @@ export interface ServeCommandOptions extends InspectFlags, HomeOption {
   readonly host?: string;
   readonly agentScript?: string;
   readonly durability?: string;
+  /** ms, a whole number ≥ 0 (0: never passivate). */
+  readonly passivateAfter?: string;
   readonly json?: boolean;
 }
 
@@ -37,6 +39,10 @@ export async function runServe(options: ServeCommandOptions, io: CommandIO, stop
   if (durability !== undefined && durability !== 'sync' && durability !== 'batched' && durability !== 'none') {
     throw new UsageError(`invalid durability ${JSON.stringify(durability)}: expected sync, batched or none`);
   }
+  const passivateAfterMs = options.passivateAfter === undefined ? undefined : Number(options.passivateAfter);
+  if (passivateAfterMs !== undefined && !(Number.isInteger(passivateAfterMs) && passivateAfterMs >= 0)) {
+    throw new UsageError(`invalid --passivate-after ${JSON.stringify(options.passivateAfter)}: expected a whole number of ms ≥ 0 (0: never)`);
+  }
   const scriptPath = options.agentScript ?? process.env.COLLOQUY_AGENT_SCRIPT;
   const agent = scriptPath ? localAgent({ script: await loadScript(scriptPath) }) : localAgent();
   const home = homeOf(options);
@@ -47,6 +53,7 @@ export async function runServe(options: ServeCommandOptions, io: CommandIO, stop
       home,
       agent,
       ...(durability ? { durability: durability as Durability } : {}),
+      ...(passivateAfterMs !== undefined ? { passivateAfterMs } : {}),
       ...(inspection ? { inspect: inspection.observer } : {}),
     });
     const host = options.host ?? '127.0.0.1';

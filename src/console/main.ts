@@ -29,6 +29,8 @@ interface ListItem {
   readonly archived: boolean;
   readonly model: string;
   readonly resident: boolean;
+  /** `active`, `dormant` or `passivated` while the runtime holds it; null otherwise. */
+  readonly residency: string | null;
   readonly state: string | null;
   readonly pendingApprovals: number | null;
 }
@@ -92,6 +94,12 @@ function clip(text: string, max = 160): string {
 
 function badge(state: string | null): HTMLElement {
   return h('span', { class: `badge state-${state ?? 'stored'}` }, state ?? 'stored');
+}
+
+/** Where a conversation the runtime holds lives, when its actor is not running: `dormant` or `passivated`. */
+function residencyBadge(residency: string | null | undefined): HTMLElement | string {
+  if (residency !== 'passivated' && residency !== 'dormant') return '';
+  return h('span', { class: `residency residency-${residency}`, title: residency === 'passivated' ? 'idle: its actor is stopped; the next use brings it back from its log' : 'started, not used yet: no actor' }, residency);
 }
 
 /** A one-line summary of an event for the log. */
@@ -256,7 +264,7 @@ class ConsolePage {
         'tr',
         { 'data-id': item.id, 'data-state': state ?? 'stored', class: item.id === this.#selected ? 'selected' : undefined },
         h('td', { class: 'name' }, h('div', {}, item.name ?? h('span', { class: 'muted' }, '(unnamed)')), h('code', { class: 'id' }, item.id)),
-        h('td', { class: 'state' }, badge(state)),
+        h('td', { class: 'state' }, badge(state), residencyBadge(item.id === this.#selected && this.#state ? this.#state.residency : item.residency)),
         h('td', { class: 'updated', title: item.updatedAt }, ago(item.updatedAt)),
         h('td', { class: 'approvals' }, approvals ? h('span', { class: 'count' }, String(approvals)) : approvals === 0 ? '0' : '–'),
       );
@@ -336,6 +344,9 @@ class ConsolePage {
       }
       case 'unsubscribed':
         return;
+      case 'runtime':
+        this.#onRuntime(message.event);
+        return;
       case 'error': {
         const what = message.ref !== undefined ? this.#pendingRefs.get(message.ref) : undefined;
         if (message.ref !== undefined) this.#pendingRefs.delete(message.ref);
@@ -382,6 +393,16 @@ class ConsolePage {
 
   #listSoon = 0;
 
+  /** A conversation was activated, passivated or closed: the list shows where it lives now. */
+  #onRuntime(event: Extract<ServerMessage, { type: 'runtime' }>['event']): void {
+    const residency = event.type === 'conversation.activated' ? 'active' : event.type === 'conversation.passivated' ? 'passivated' : null;
+    this.#items = this.#items.map((item) => (item.id === event.conversationId ? { ...item, residency, resident: residency !== null } : item));
+    this.#renderList();
+    if (event.conversationId === this.#selected) {
+      this.#logLine(event.type.slice('conversation.'.length), event.type === 'conversation.activated' ? `actor spawned (${event.origin})` : event.type === 'conversation.passivated' ? 'idle: actor stopped, its log holds it' : '');
+    }
+  }
+
   #onState(message: StateMessage): void {
     const state: ConversationState = {
       conversationId: message.conversationId,
@@ -391,6 +412,7 @@ class ConsolePage {
       turnId: message.turnId,
       pendingApprovals: message.pendingApprovals,
       queued: message.queued,
+      residency: message.residency,
     };
     this.#state = state;
     if (message.diagram !== undefined && !this.#diagram) this.#diagram = Promise.resolve(message.diagram);

@@ -297,6 +297,17 @@ export class ConversationCore implements TurnHost {
     return Object.entries(turn.pending).map(([callId, item]) => ({ turnId: turn.id, callId, item }));
   }
 
+  /**
+   * The conversation machine's state value (e.g. `'idle'`, `{ processing: 'awaitingApproval' }`):
+   * its actor's, or the one a dormant (`'idle'`) or passivated conversation waits in. Never wakes it.
+   * Null once closed.
+   */
+  stateValue(): unknown {
+    if (this.#residency === 'closed') return null;
+    if (this.#actor) return this.#actor.getSnapshot().value;
+    return this.#rest ? this.#rest.value : 'idle';
+  }
+
   /** A snapshot for display. Never wakes the conversation. */
   info(): ConversationInfo {
     const ctx = this.#view();

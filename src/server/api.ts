@@ -66,13 +66,15 @@ export function apiRouter(runtime: Runtime, maxBodyBytes: number): Router {
   router.on('GET', /^\/api\/conversations$/, async ({ url }) => {
     const page = await runtime.list(listQuery(url.searchParams));
     const items = page.items.map((summary) => {
-      const resident = runtime.get(summary.id);
-      const state = resident ? resident.state : null;
+      // What the runtime holds of it, read without bringing a passivated conversation back.
+      const info = runtime.get(summary.id)?.info();
+      const open = info !== undefined && info.state !== 'closed';
       return {
         ...summary,
-        resident: resident !== undefined && state !== 'closed',
-        state,
-        pendingApprovals: resident && state !== 'closed' ? resident.pendingApprovals.length : null,
+        resident: open,
+        residency: open ? info.residency : null,
+        state: info ? info.state : null,
+        pendingApprovals: open ? info.pendingApprovals.length : null,
       };
     });
     return [200, { items, nextCursor: page.nextCursor }];
@@ -88,13 +90,13 @@ export function apiRouter(runtime: Runtime, maxBodyBytes: number): Router {
     const id = assertConversationId(params.id as string);
     const record = await runtime.read(id);
     const resident = runtime.get(id);
-    return [200, { conversation: record, live: resident && resident.state !== 'closed' ? conversationState(resident) : null }];
+    return [200, { conversation: record, live: resident && resident.residency !== 'closed' ? conversationState(resident) : null }];
   });
 
   router.on('GET', /^\/api\/conversations\/(?<id>[^/]+)\/state$/, ({ params }) => {
     const id = assertConversationId(params.id as string);
     const resident = runtime.get(id);
-    if (!resident || resident.state === 'closed') return [200, { conversationId: id, resident: false }];
+    if (!resident || resident.residency === 'closed') return [200, { conversationId: id, resident: false }];
     return [200, { resident: true, ...conversationState(resident) }];
   });
 

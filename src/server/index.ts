@@ -23,7 +23,7 @@ import { apiRouter } from './api.js';
 import { describeError, HttpError, sendJson } from './http.js';
 import { ClientSession } from './socket.js';
 
-export type { ClientMessage, ErrorMessage, EventMessage, HelloMessage, ServerMessage, StateMessage, SubmittedMessage, UnsubscribedMessage } from './messages.js';
+export type { ClientMessage, ErrorMessage, EventMessage, HelloMessage, RuntimeMessage, ServerMessage, StateMessage, SubmittedMessage, UnsubscribedMessage } from './messages.js';
 export { ClientMessageSchema } from './messages.js';
 export type { ConversationState } from './state.js';
 export { activeNodeIds, conversationState, statechart } from './state.js';
@@ -203,6 +203,10 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
     });
   });
 
+  // Activations, passivations and ends of conversations go to every client.
+  const unwatch = runtime.subscribe((event) => {
+    for (const session of sessions) session.runtimeEvent(event);
+  });
   const address = await listen(server, options.port ?? 0, host);
   port = address.port;
   cookie = cookieName(port);
@@ -220,6 +224,7 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
     },
     close() {
       if (!closing) {
+        unwatch();
         for (const session of sessions) session.dispose();
         closing = closeServers(server, wss, 'server closing');
       }

@@ -11,11 +11,14 @@
  * - `{ type: 'submit', conversationId, op, ref? }`: an op (validated with the protocol's
  *   `OpSchema`), answered by `submitted` (with the submission id) or `error`; `ref` is echoed.
  *
- * Server → client: `hello`, `event`, `state`, `submitted`, `unsubscribed`, `error` (below).
+ * Server → client: `hello`, `event`, `state`, `submitted`, `unsubscribed`, `error`, and to every
+ * client `runtime` (what happens to conversations as a whole: activations, passivations, ends).
+ * See below.
  */
 import * as z from 'zod/mini';
 import type { Issue } from '../errors.js';
 import type { ThreadEvent } from '../protocol/events.js';
+import type { RuntimeEvent } from '../runtime/runtime.js';
 import type { ConversationState } from './state.js';
 
 const Ref = z.optional(z.string().check(z.maxLength(128)));
@@ -83,5 +86,15 @@ export interface ErrorMessage {
   readonly ref?: string;
 }
 
+/**
+ * What happened to a conversation as a whole, sent to every client: `conversation.activated`
+ * (its actor spawned: first use, resume, fork, restart, wake after passivation, with `origin`),
+ * `conversation.passivated` (idle: its actor stopped, it waits in its log), `conversation.closed`.
+ */
+export interface RuntimeMessage {
+  readonly type: 'runtime';
+  readonly event: RuntimeEvent;
+}
+
 /** A message from the server. */
-export type ServerMessage = HelloMessage | EventMessage | StateMessage | SubmittedMessage | UnsubscribedMessage | ErrorMessage;
+export type ServerMessage = HelloMessage | EventMessage | StateMessage | SubmittedMessage | UnsubscribedMessage | ErrorMessage | RuntimeMessage;

@@ -8,7 +8,7 @@ import { assertConversationId } from '../protocol/ids.js';
 import type { ThreadEvent } from '../protocol/events.js';
 import { parseOp, toIssues } from '../protocol/validate.js';
 import type { Conversation } from '../runtime/conversation.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime, RuntimeEvent } from '../runtime/runtime.js';
 import { VERSION } from '../version.js';
 import { describeError } from './http.js';
 import { ClientMessageSchema, type ClientMessage, type ServerMessage } from './messages.js';
@@ -61,6 +61,14 @@ export class ClientSession {
   /** Conversations this client is subscribed to. */
   get subscriptions(): number {
     return this.#subs.size;
+  }
+
+  /** Tell the client what happened to a conversation as a whole (an activation, a passivation, an end). */
+  runtimeEvent(event: RuntimeEvent): void {
+    this.#send({ type: 'runtime', event });
+    // A followed conversation got a new actor (or lost it): its statechart is watched anew.
+    const sub = this.#subs.get(event.conversationId);
+    if (sub) this.#schedule(sub);
   }
 
   /** End every subscription (the socket closed). */

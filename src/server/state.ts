@@ -5,7 +5,7 @@
 import { conversationMachine } from '../../machines/conversation.machine.js';
 import type { ConversationStatus } from '../../machines/conversation.machine.js';
 import { toMermaid } from '../diagram.js';
-import type { Conversation, PendingApprovalInfo } from '../runtime/conversation.js';
+import type { Conversation, PendingApprovalInfo, Residency } from '../runtime/conversation.js';
 
 /** The state of one conversation (the `state` message of the WebSocket, `GET …/state`). */
 export interface ConversationState {
@@ -25,6 +25,8 @@ export interface ConversationState {
   readonly pendingApprovals: readonly PendingApprovalInfo[];
   /** Inputs queued behind the running turn. */
   readonly queued: number;
+  /** Whether its actor runs (`active`) or it waits in its log (`dormant`, `passivated`), or `closed`. */
+  readonly residency: Residency;
 }
 
 interface NodeLike {
@@ -39,29 +41,36 @@ export function activeNodeIds(snapshot: unknown): string[] {
   return nodes.filter((n) => n.parent !== undefined).map((n) => n.id);
 }
 
-/** The state of a resident conversation. */
+/**
+ * The state of a conversation the runtime holds. Read without bringing it back: a dormant or
+ * passivated conversation shows the state its log holds (no active state nodes).
+ */
 export function conversationState(conversation: Conversation): ConversationState {
-  const actor = conversation.actor;
-  const status = conversation.state;
-  if (!actor || status === 'closed') {
-    return { conversationId: conversation.id, status, active: [], name: null, turnId: null, pendingApprovals: [], queued: 0 };
-  }
-  const snapshot = actor.getSnapshot();
-  const ctx = snapshot.context;
+  const info = conversation.info();
+  const actor = info.residency === 'active' ? conversation.actor : null;
+  const value = info.state === 'closed' ? null : conversation.stateValue();
   return {
     conversationId: conversation.id,
-    status,
-    active: activeNodeIds(snapshot),
-    name: ctx.name,
-    turnId: ctx.turn?.id ?? null,
-    pendingApprovals: conversation.pendingApprovals,
-    queued: ctx.queue.length,
+    status: info.state,
+    active: actor && info.state !== 'closed' ? activeNodeIds(actor.getSnapshot()) : value !== null ? nodeIdsOf(value) : [],
+    name: info.state === 'closed' ? null : info.name,
+    turnId: info.turnId,
+    pendingApprovals: info.pendingApprovals,
+    queued: info.queued,
+    residency: info.residency,
   };
+}
+
+/** The state node ids a conversation machine state value names (the root excluded), outermost first. */
+function nodeIdsOf(value: unknown, prefix = 'conversation'): string[] {
+  if (typeof value === 'string') return [`${prefix}.${value}`];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, inner]) => [`${prefix}.${key}`, ...nodeIdsOf(inner, `${prefix}.${key}`)]);
 }
 
 /** A key that changes whenever what the console shows of a state changes. */
 export function stateKey(state: ConversationState): string {
-  return `${state.status}|${state.active.join(',')}|${state.turnId ?? ''}|${state.pendingApprovals.map((p) => p.callId).join(',')}|${state.queued}|${state.name ?? ''}`;
+  return `${state.status}|${state.residency}|${state.active.join(',')}|${state.turnId ?? ''}|${state.pendingApprovals.map((p) => p.callId).join(',')}|${state.queued}|${state.name ?? ''}`;
 }
 
 /** The conversation statechart (Mermaid `stateDiagram-v2`) with `active` highlighted. */

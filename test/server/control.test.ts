@@ -3,6 +3,7 @@
  * validation, the conversation routes, event order for several subscribers, approvals.
  */
 import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import type { EventMessage, StateMessage } from '../../src/server/index.js';
 import { connect, handshake, served, until } from './helpers.js';
 
@@ -316,6 +317,29 @@ describe('control server: WebSocket', () => {
     await client.waitFor((m) => m.type === 'event' && m.event.type === 'turn.completed', 'the turn of the resumed conversation');
     const starts = client.messages.filter((m) => m.type === 'event' && m.event.type === 'thread.started');
     expect(starts.map((m) => m.type === 'event' && m.n)).toEqual([0, 0]);
+  });
+
+  it('tells every client when a conversation is passivated and when it comes back; listings show where it lives', async () => {
+    const clock = new SimulatedClock();
+    const { api, server } = await served({ runtime: { clock, passivateAfterMs: 60_000 } });
+    const id = (await json(await api('/api/conversations', { method: 'POST', json: { name: 'napper' } }))).conversation.id as string;
+    const watcher = await connect(server);
+    await api(`/api/conversations/${id}/ops`, { method: 'POST', json: { type: 'user_input', items: [{ type: 'text', text: 'hi' }] } });
+    await watcher.waitFor((m) => m.type === 'runtime' && m.event.type === 'conversation.activated', 'the activation');
+    const listed = async () => (await json(await api('/api/conversations'))).items.find((i: Json) => i.id === id);
+    await until(async () => (await listed()).state === 'idle', 'the turn to end');
+    expect(await listed()).toMatchObject({ resident: true, residency: 'active', state: 'idle' });
+    clock.increment(60_000);
+    const passivated = await watcher.waitFor((m) => m.type === 'runtime' && m.event.type === 'conversation.passivated', 'the passivation');
+    expect(passivated).toEqual({ type: 'runtime', event: { type: 'conversation.passivated', conversationId: id } });
+    // Listing and reading its state do not bring it back.
+    expect(await listed()).toMatchObject({ resident: true, residency: 'passivated', state: 'idle', pendingApprovals: 0 });
+    expect(await json(await api(`/api/conversations/${id}/state`))).toMatchObject({ resident: true, residency: 'passivated', status: 'idle', active: ['conversation.idle'] });
+    expect((await listed()).residency).toBe('passivated');
+    // A subscription does.
+    watcher.send({ type: 'subscribe', conversationId: id });
+    await watcher.waitFor((m) => m.type === 'runtime' && m.event.type === 'conversation.activated' && m.event.origin === 'wake', 'the wake');
+    await watcher.waitFor<StateMessage>((m) => m.type === 'state' && m.residency === 'active', 'an active state');
   });
 
   it('disconnects clients when the server closes', async () => {

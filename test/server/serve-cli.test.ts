@@ -57,6 +57,38 @@ describe('colloquy serve', () => {
     expect((await again.done).code).toBe(0);
   });
 
+  it('--passivate-after stops idle conversations (clients are told); a bad value is a usage error', async () => {
+    const home = await tempDir('colloquy-home-');
+    const bad = startCli(['serve', '--port', '0', '--passivate-after', 'soon'], { home });
+    const refused = await bad.done;
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--passivate-after/);
+    const cli = startCli(['serve', '--port', '0', '--json', '--passivate-after', '300'], { home });
+    await cli.waitForStdout('\n');
+    const info = JSON.parse(cli.stdout().split('\n')[0] as string) as { url: string; token: string; wsUrl: string };
+    const auth = { authorization: `Bearer ${info.token}` };
+    const ws = new WebSocket(info.wsUrl, { headers: auth });
+    const runtime: { type: string; conversationId: string }[] = [];
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { type: string; event?: { type: string; conversationId: string } };
+      if (m.type === 'runtime' && m.event) runtime.push(m.event);
+    });
+    await new Promise((r) => ws.once('open', r));
+    const post = (path: string, body: unknown) =>
+      fetch(new URL(path, info.url), { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const id = ((await (await post('/api/conversations', {})).json()) as { conversation: { id: string } }).conversation.id;
+    await post(`/api/conversations/${id}/ops`, { type: 'user_input', items: [{ type: 'text', text: 'hi' }] });
+    const deadline = Date.now() + 10_000;
+    while (!runtime.some((e) => e.type === 'conversation.passivated') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(runtime).toEqual([
+      { type: 'conversation.activated', conversationId: id, origin: 'wake' },
+      { type: 'conversation.passivated', conversationId: id },
+    ]);
+    ws.close();
+    cli.child.kill('SIGTERM');
+    expect((await cli.done).code).toBe(0);
+  });
+
   it('prints a human summary with the token and serves the console login', async () => {
     const home = await tempDir('colloquy-home-');
     const cli = startCli(['serve', '--port', '0'], { home });
@@ -93,6 +125,12 @@ describe('colloquy serve', () => {
       body: '{}',
     });
     const id = ((await res.json()) as { conversation: { id: string } }).conversation.id;
+    // Its actor is spawned by its first op (a started conversation is dormant until then).
+    await fetch(new URL(`/api/conversations/${id}/ops`, info.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'user_input', items: [{ type: 'text', text: 'hi' }] }),
+    });
     const deadline = Date.now() + 10_000;
     while (!names.includes(`conversation:${id}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(names).toContain(`conversation:${id}`);

@@ -20,6 +20,7 @@ export function registerServe(program: Command, io: CommandIO, setExit: SetExit)
       .option('--home <dir>', HOME_HELP)
       .option('--agent-script <file>', "answer with the local agent's scripted mode, replaying this JSON script")
       .option('--durability <mode>', 'sync | batched | none (default sync)')
+      .option('--passivate-after <ms>', 'stop a conversation idle this long, with nobody subscribed (it comes back from its log when used); 0 never (default 900000: 15 minutes)')
       .option('--json', 'print the addresses and the token as one JSON object'),
   )
     .exitOverride()
