@@ -141,7 +141,9 @@ export const supervisorMachine = setup({
         onError: { target: 'stopped' },
       },
       on: {
-        // Closing goes on while draining: conversations without an actor are ended through their shard.
+        // Closing goes on while draining: a close reaches a conversation being brought back, and
+        // conversations without an actor are ended through their shard.
+        'conversation.deliver': { actions: 'route' },
         'conversation.passivate': { actions: 'route' },
         'conversation.terminate': { actions: 'route' },
       },

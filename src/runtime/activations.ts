@@ -96,7 +96,10 @@ export class Activations implements SystemEffects {
     if (origin === 'restart') return this.givenUp(id, error);
     const handle = this.#o.registry.get(id);
     handle?.activationFailed(error);
-    if (handle && origin === 'resume') this.#o.registry.remove(id, handle);
+    if (!handle) return;
+    if (origin === 'resume') this.#o.registry.remove(id, handle);
+    // Still passivated (another process took it over, say): held weakly again.
+    else if (handle.residency === 'passivated') this.#o.registry.release(handle);
   };
 
   started: SystemEffects['started'] = (id, failure) => {

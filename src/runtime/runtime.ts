@@ -123,12 +123,24 @@ export class Runtime {
       newId: newConversationId,
       ...(options.context ? { context: options.context } : {}),
       closing: () => this.#closed,
-      activate: (id, seed) => this.#system.send({ type: 'conversation.activate', id, origin: 'wake', ...(seed ? { seed } : {}) }),
-      deliver: (id, event, seed) => this.#system.send({ type: 'conversation.deliver', id, event, ...(seed ? { seed } : {}) }),
+      activate: (id, seed) => {
+        this.#holdWhileActivating(id);
+        this.#system.send({ type: 'conversation.activate', id, origin: 'wake', ...(seed ? { seed } : {}) });
+      },
+      deliver: (id, event, seed) => {
+        this.#holdWhileActivating(id);
+        this.#system.send({ type: 'conversation.deliver', id, event, ...(seed ? { seed } : {}) });
+      },
       passivate: (id) => this.#system.send({ type: 'conversation.passivate', id }),
       terminate: (id) => this.#system.send({ type: 'conversation.terminate', id }),
       preview: (rest) => this.#system.preview(rest),
     };
+  }
+
+  /** A conversation being brought back is held (a shutdown closes it, and it is not collected meanwhile). */
+  #holdWhileActivating(id: string): void {
+    const handle = this.#registry.get(id);
+    if (handle) this.#registry.hold(handle);
   }
 
   #report(error: unknown, conversationId?: string): void {

@@ -96,24 +96,43 @@ export function startSystem(options: SystemOptions): ActorSystem {
   const conversation = conversationMachine.provide({
     actors: { turn: turnMachine.provide({ actors: { agentRunner: agentRunner(options.agent, options.host) } }) },
   });
+  // A throw inside an action would kill the shard and every conversation in it (XState):
+  // an effect that fails is reported instead.
+  const safely = (effect: () => void): void => {
+    try {
+      effect();
+    } catch (err) {
+      options.onError(err);
+    }
+  };
   const shard = shardMachine.provide({
     actors: {
       conversation,
       hydrate: fromPromise<RestoredConversation, HydrateInput>(({ input }) => effects.hydrate(input)),
     },
     actions: {
-      activated: ({ system }, p) => {
-        const actor = system.get(conversationActorId(p.id)) as ConversationActorRef | undefined;
-        if (actor) effects.activated(p.id, p.origin, actor, p.buffered);
-      },
-      activationFailed: (_, p) => effects.activationFailed(p.id, p.origin, p.error),
-      started: (_, p) => effects.started(p.id, p.error),
-      passivated: (_, p) => effects.passivated(p.id),
-      exited: (_, p) => effects.exited(p.id),
-      failed: (_, p) => effects.failed(p.id, p.error),
-      givenUp: (_, p) => effects.givenUp(p.id, p.error),
+      activated: ({ system }, p) =>
+        safely(() => {
+          const actor = system.get(conversationActorId(p.id)) as ConversationActorRef | undefined;
+          if (actor) effects.activated(p.id, p.origin, actor, p.buffered);
+        }),
+      activationFailed: (_, p) => safely(() => effects.activationFailed(p.id, p.origin, p.error)),
+      started: (_, p) => safely(() => effects.started(p.id, p.error)),
+      passivated: (_, p) => safely(() => effects.passivated(p.id)),
+      exited: (_, p) => safely(() => effects.exited(p.id)),
+      failed: (_, p) => safely(() => effects.failed(p.id, p.error)),
+      givenUp: (_, p) => safely(() => effects.givenUp(p.id, p.error)),
     },
-    guards: { mayPassivate: (_, p) => effects.mayPassivate(p.id) },
+    guards: {
+      mayPassivate: (_, p) => {
+        try {
+          return effects.mayPassivate(p.id);
+        } catch (err) {
+          options.onError(err);
+          return false;
+        }
+      },
+    },
   });
   let drain: () => Promise<void> = async () => {};
   const supervisor = createActor(

@@ -229,6 +229,19 @@ describe('idle passivation', () => {
     expect((await rt.read(convo.id)).name).toBe('named while asleep');
   });
 
+  it('shuts down cleanly while a passivated conversation is being brought back', async () => {
+    const { rt, clock } = passivating();
+    const convo = await rt.start();
+    await convo.run('one');
+    await idleFor(clock, AFTER);
+    expect(convo.residency).toBe('passivated');
+    const late = convo.run('two');
+    late.catch(() => {});
+    await rt.shutdown();
+    expect(convo.state).toBe('closed');
+    await expect(late).rejects.toThrow();
+  });
+
   it('gives up the lease while passivated: another process may take the conversation, and this one is then told', async () => {
     const home = await tempHome();
     const { rt, clock } = passivating({ home });
