@@ -5,9 +5,10 @@
  * until the runtime has told `conversation.passivated` for every one (actor stopped, history
  * released). After each phase the heap is measured (after GC, minus the heap before the first
  * start, over N; the handles stay in an array throughout). Then every conversation runs a second
- * turn, which brings it back from its log (the answer must say `Turn 2`: its history survived),
- * and a third on the now active conversation, so the cost of coming back can be told from the
- * cost of a turn. Turns run 64 at a time. Each case runs in its own process (`BENCH_CASE`).
+ * turn, which brings it back from its log (the answer must say `Turn 2`: its history survived;
+ * `usPerRehydration` is that turn, wall clock over N), and a third with all of them active
+ * (`usPerTurnAllActive`). `usPerFirstTurn` is the first turn, which wakes a dormant conversation.
+ * Turns run 64 at a time. Each case runs in its own process (`BENCH_CASE`).
  *
  * Time is a stepped clock of the benchmark's own (the runtime's `clock` option): it stands still
  * while the turns run, so no conversation passivates before the active heap is measured, and one
@@ -85,9 +86,8 @@ interface Figure {
   passivatedBytesPerConversation: number;
   usPerFirstTurn: number;
   passivateAllMs: number;
-  usPerRehydratingTurn: number;
-  usPerActiveTurn: number;
   usPerRehydration: number;
+  usPerTurnAllActive: number;
 }
 
 /** Run `fn` on every conversation, `CONCURRENCY` at a time; the wall-clock ms it took. */
@@ -102,6 +102,14 @@ async function each(conversations: readonly Conversation[], fn: (convo: Conversa
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, conversations.length) }, worker));
   return performance.now() - t0;
+}
+
+/** Resolves once no file system request has been pending for a few turns of the event loop. */
+async function ioQuiet(): Promise<void> {
+  for (let quiet = 0; quiet < 10; ) {
+    await new Promise((r) => setTimeout(r, 1));
+    quiet = process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq')) ? 0 : quiet + 1;
+  }
 }
 
 const us = (ms: number, n: number): number => +((ms * 1000) / n).toFixed(1);
@@ -151,8 +159,8 @@ async function measure(kind: Case, n: number): Promise<Figure> {
     advance(PASSIVATE_AFTER_MS);
     await done;
     const passivateAllMs = performance.now() - t0;
-    // Let the lease releases that follow each passivation finish before measuring.
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    // Let what follows each passivation (the store closing its log, giving up its lease) finish.
+    await ioQuiet();
     const passivatedBytes = (heap() - before) / n;
     const notPassivated = conversations.filter((c) => c.residency !== 'passivated').length;
     if (notPassivated > 0) throw new Error(`${kind}: ${notPassivated} of ${n} conversations not passivated after the conversation.passivated events`);
@@ -178,9 +186,8 @@ async function measure(kind: Case, n: number): Promise<Figure> {
       passivatedBytesPerConversation: Math.round(passivatedBytes),
       usPerFirstTurn: us(firstMs, n),
       passivateAllMs: Math.round(passivateAllMs),
-      usPerRehydratingTurn: us(rehydratingMs, n),
-      usPerActiveTurn: us(activeMs, n),
-      usPerRehydration: us(rehydratingMs - activeMs, n),
+      usPerRehydration: us(rehydratingMs, n),
+      usPerTurnAllActive: us(activeMs, n),
     };
   } finally {
     await runtime.shutdown();
