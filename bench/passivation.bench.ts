@@ -12,10 +12,8 @@
  *
  * Time is a stepped clock of the benchmark's own (the runtime's `clock` option): it stands still
  * while the turns run, so no conversation passivates before the active heap is measured, and one
- * step past the timeout makes every passivation due at once. XState's `SimulatedClock` would do
- * the same, but it sorts all its timers again after every timer that sets or clears one (each
- * passivation re-arms its conversation's timer), which is quadratic in N; `BENCH_CLOCK=xstate`
- * runs with it instead.
+ * step past the timeout lets the supervisor's next sweep find every conversation idle.
+ * `BENCH_CLOCK=xstate` runs with XState's `SimulatedClock` instead.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

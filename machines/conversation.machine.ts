@@ -12,16 +12,15 @@
  * (`turn.completed`, `turn.aborted`, `turn.failed`) is announced only once its records are
  * acknowledged (durability `sync`: fsynced).
  *
- * Quiescent (idle, waiting for an approval with nothing running, or in `error` after a turn
- * failed) for `passivateAfterMs`, it says so (`@colloquy.quiescent`); the runtime then asks the
- * supervisor to passivate it unless someone still follows it (as Akka Cluster Sharding's idle
- * passivation): its log holds everything it needs to come back.
+ * When it is quiescent (`isQuiescent`: idle, waiting for approvals with nothing running, or in
+ * `error` after a turn failed, with everything durable), its log holds everything it needs to
+ * come back, and the supervisor may passivate it (as Akka Cluster Sharding's idle passivation).
  *
  * Pure: the transitions are reducers (`conversation.steps.ts`) over the context; the only
  * effects are messages to the persistence actor, the turn child and the parent, and emitted
  * events. Time comes from the actor system's clock (XState's `clock` option, see `clock.ts`).
  */
-import { and, cancel, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { and, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { ZERO_USAGE } from '../src/protocol/items.js';
 import type { LogRecord } from '../src/protocol/records.js';
 import { isoTime } from './clock.js';
@@ -153,24 +152,8 @@ const base = setup({
     canRollback: ({ context, event }) => event.type === 'rollback' && event.turns <= context.historyTurns,
     notReject: ({ event }) => event.type === 'user_input' && event.mode !== 'reject',
     canAppend: ({ context, event }) => event.type === 'records.append' && (event.expectedSeq === undefined || event.expectedSeq === context.seq),
-    /** Nothing is working and everything is durable: the log alone can bring the conversation back as it is. */
-    quiescent: ({ context }) => {
-      if (context.durableSeq < context.seq - 1 || context.outbox.length > 0 || context.ending !== null || context.closeRequested) return false;
-      if (context.error?.kind === 'store') return false;
-      const turn = context.turn;
-      if (!turn) return true;
-      // Waiting for approvals, with nothing else started: every open item is one waiting to be approved.
-      const waiting = new Set<string>();
-      for (const callId in turn.pending) waiting.add(callId).add((turn.pending[callId] as { id: string }).id);
-      if (waiting.size === 0) return false;
-      for (const id in turn.open) if (!waiting.has(id)) return false;
-      return true;
-    },
   },
 });
-
-/** The id of the passivation timer (a delayed `passivate.due` the actor sends itself). */
-const PASSIVATION_TIMER = 'passivation';
 
 /** Make a reducer into an XState action. */
 const act = <E extends ConversationEvent>(reduce: Reducer<E>) =>
@@ -239,20 +222,6 @@ export const conversationMachine = base.extend({
     cancelClose: act(() => ({ ctx: { closeRequested: false } })),
     announceClosed: act(() => ({ emit: [{ type: 'thread.closed' }] })),
     appendRecords: act<Ev<'records.append'>>(appended),
-    /** (Re)start the passivation timer: `passivate.due` after `passivateAfterMs` unless something happens first. */
-    armPassivation: base.enqueueActions(({ context, enqueue }) => {
-      const ms = context.log.passivateAfterMs;
-      if (ms <= 0) return;
-      enqueue(cancel(PASSIVATION_TIMER));
-      enqueue.raise({ type: 'passivate.due' }, { id: PASSIVATION_TIMER, delay: ms });
-    }),
-    disarmPassivation: base.enqueueActions(({ context, enqueue }) => {
-      if (context.log.passivateAfterMs > 0) enqueue(cancel(PASSIVATION_TIMER));
-    }),
-    /** Quiescent: say so to the runtime, which asks the supervisor to passivate the conversation unless someone still follows it. */
-    askPassivation: base.enqueueActions(({ enqueue, check }) => {
-      if (check('quiescent')) enqueue.emit({ type: '@colloquy.quiescent' });
-    }),
     acknowledge: base.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'persist.ack' || event.seq <= context.durableSeq) return;
       enqueue.assign({ durableSeq: event.seq });
@@ -267,7 +236,7 @@ export const conversationMachine = base.extend({
     // The boot plan is not kept here: the `boot` entry action reads it from the input.
     const seq = r ? r.nextSeq : (input.create?.seq ?? 0);
     return {
-      log: { id: input.id, persistence: input.persistence, passivateAfterMs: input.passivateAfterMs ?? 0 },
+      log: { id: input.id, persistence: input.persistence },
       seq,
       durableSeq: seq - 1,
       config: r ? r.config : (meta?.config ?? { model: 'local', cwd: '.', approvalPolicy: 'on-request' }),
@@ -297,21 +266,17 @@ export const conversationMachine = base.extend({
       always: [{ guard: 'hasOpenTurn', target: 'processing.deciding' }, { target: 'settling' }],
     },
     idle: {
-      entry: 'armPassivation',
-      exit: 'disarmPassivation',
       on: {
-        'passivate.due': { actions: ['askPassivation', 'armPassivation'] },
-        observe: { actions: 'armPassivation' },
-        'records.append': { guard: 'canAppend', actions: ['appendRecords', 'armPassivation'] },
+        'records.append': { guard: 'canAppend', actions: 'appendRecords' },
         user_input: [
           // The context is full: the input waits while a compaction runs first.
           { guard: and(['notReject', 'compactNext']), target: 'active', actions: ['queueInput', 'startAutoCompact'] },
           { guard: 'notReject', target: 'active', actions: 'startInput' },
         ],
         compact: { target: 'active', actions: 'startCompact' },
-        rollback: { guard: 'canRollback', actions: ['rollback', 'armPassivation'] },
-        override_turn_context: { actions: ['overrideContext', 'armPassivation'] },
-        set_name: { actions: ['setName', 'armPassivation'] },
+        rollback: { guard: 'canRollback', actions: 'rollback' },
+        override_turn_context: { actions: 'overrideContext' },
+        set_name: { actions: 'setName' },
         shutdown: { target: 'closing', actions: 'requestClose' },
         'persist.failed': { target: 'error', actions: 'storeFailed' },
       },
@@ -356,11 +321,7 @@ export const conversationMachine = base.extend({
           },
         },
         awaitingApproval: {
-          entry: 'armPassivation',
-          exit: 'disarmPassivation',
           on: {
-            'passivate.due': { actions: ['askPassivation', 'armPassivation'] },
-            observe: { actions: 'armPassivation' },
             'turn.approval': { actions: 'approvalRequested' },
             approval: { guard: 'isPendingCall', target: 'deciding', actions: 'approvalDecided' },
             user_input: { guard: 'notReject', actions: 'busyInput' },
@@ -397,11 +358,7 @@ export const conversationMachine = base.extend({
     },
     /** A turn or a store write failed. Never a dead end: retry, reset, new input or close. */
     error: {
-      entry: 'armPassivation',
-      exit: 'disarmPassivation',
       on: {
-        'passivate.due': { actions: ['askPassivation', 'armPassivation'] },
-        observe: { actions: 'armPassivation' },
         // A turn whose end could not be written: leaving `error` writes it, then announces it.
         // A turn interrupted by a store failure that is still ending: nothing new may start.
         retry: [
@@ -467,4 +424,35 @@ export function statusOf(value: unknown): ConversationStatus {
     default:
       return 'idle';
   }
+}
+
+/** Nothing is working and everything is durable (its context): the log alone brings it back as it is. */
+function quiescentContext(context: ConversationContext): boolean {
+  if (context.durableSeq < context.seq - 1 || context.outbox.length > 0 || context.ending !== null || context.closeRequested) return false;
+  if (context.error?.kind === 'store') return false;
+  const turn = context.turn;
+  if (!turn) return true;
+  // Waiting for approvals, with nothing else started: every open item is one waiting to be approved.
+  const waiting = new Set<string>();
+  for (const callId in turn.pending) waiting.add(callId).add((turn.pending[callId] as { id: string }).id);
+  if (waiting.size === 0) return false;
+  for (const id in turn.open) if (!waiting.has(id)) return false;
+  return true;
+}
+
+/**
+ * Whether a conversation in this state may be passivated: idle, in `error` after a turn failed,
+ * or waiting for approvals with nothing else running — and everything it wrote durable. Its log
+ * then holds everything it needs to come back as it is (pending approvals and queued input).
+ */
+export function isQuiescent(snapshot: { readonly value: unknown; readonly context: ConversationContext }): boolean {
+  const value = snapshot.value;
+  const at =
+    typeof value === 'string'
+      ? value
+      : value !== null && typeof value === 'object' && 'processing' in value
+        ? `processing.${String((value as { processing: unknown }).processing)}`
+        : '';
+  if (at !== 'idle' && at !== 'error' && at !== 'processing.awaitingApproval') return false;
+  return quiescentContext(snapshot.context);
 }

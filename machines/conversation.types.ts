@@ -51,18 +51,12 @@ export interface ConversationInput {
   readonly create?: { readonly meta: SessionMetaPayload; readonly seq: number };
   /** A resumed conversation: its state replayed from the log. */
   readonly restore?: RestoredConversation;
-  /**
-   * Say that the conversation may be passivated once it has been quiescent (no turn working,
-   * everything durable) for this long (ms); 0 or absent: never. As Akka's passivation idle timeout.
-   */
-  readonly passivateAfterMs?: number;
 }
 
-/** What a conversation is fixed with for its life: its id, where its records go, its passivation timeout (ms, 0 = never). */
+/** What a conversation is fixed with for its life: its id and where its records go. */
 export interface ConversationLog {
   readonly id: string;
   readonly persistence: AnyActorRef;
-  readonly passivateAfterMs: number;
 }
 
 /**
@@ -71,7 +65,7 @@ export interface ConversationLog {
  * mode, about 30 times slower (tens of µs per copy, several copies per turn).
  */
 export interface ConversationContext {
-  /** The conversation's id, the persistence actor its records go to, its passivation timeout (fixed for its life). */
+  /** The conversation's id and the persistence actor its records go to (fixed for its life). */
   readonly log: ConversationLog;
   /** Next `seq` to assign. */
   readonly seq: number;
@@ -120,28 +114,19 @@ export interface AppendEvent {
   readonly remember?: boolean;
 }
 
-/**
- * Passivation: `passivate.due` is the actor's own timer (quiescent for `passivateAfterMs`);
- * `observe` tells it that its subscribers changed (a use: the timer starts again).
- */
-export type PassivationEvent = { readonly type: 'passivate.due' } | { readonly type: 'observe' };
-
 /** Events emitted for the runtime, never shown to subscribers. */
 export type InternalEmitted =
   | { type: '@colloquy.recorded'; records: readonly LogRecord[] }
   | { type: '@colloquy.durable'; seq: number }
-  | { type: '@colloquy.accepted'; submissionId: string; seq: number }
-  /** Quiescent for `passivateAfterMs` (every such period while it stays so): the conversation may be passivated. */
-  | { type: '@colloquy.quiescent' };
+  | { type: '@colloquy.accepted'; submissionId: string; seq: number };
 
 /** What the conversation actor emits: the events subscribers see, and the runtime's own. */
 export type ConversationEmitted = ThreadEvent | InternalEmitted;
 
-/** Every event the conversation machine accepts: validated ops, appended records, persistence acknowledgements and failures, its turn actor's messages and its passivation timer. */
+/** Every event the conversation machine accepts: validated ops, appended records, persistence acknowledgements and failures, and its turn actor's messages. */
 export type ConversationEvent =
   | OpEvent
   | AppendEvent
-  | PassivationEvent
   | TurnReport
   | PersistReply
   | DoneActorEvent<TurnOutcome, 'turn'>

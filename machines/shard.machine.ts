@@ -87,8 +87,6 @@ interface RestartRecord {
 export interface ShardContext {
   readonly index: number;
   readonly policy: RestartPolicy;
-  /** Passed to every conversation actor (ms; 0 = never passivate). */
-  readonly passivateAfterMs: number;
   /** Conversations being brought back from their logs: why, and the events that wait for them, in order. */
   readonly waiting: Readonly<Record<string, Waiting>>;
   /** Restart counts of conversations that failed, by id. */
@@ -99,7 +97,6 @@ export interface ShardContext {
 export interface ShardInput {
   readonly index: number;
   readonly policy?: RestartPolicy;
-  readonly passivateAfterMs?: number;
 }
 
 /** The actor id (and system id) of conversation `id`'s actor. */
@@ -183,7 +180,6 @@ export const shardMachine = setup({
   context: ({ input }) => ({
     index: input.index,
     policy: input.policy ?? DEFAULT_RESTART_POLICY,
-    passivateAfterMs: input.passivateAfterMs ?? 0,
     waiting: {},
     restarts: {},
   }),
@@ -348,7 +344,6 @@ function spawnConversation(
     persistence,
     ...(seed.create ? { create: seed.create } : {}),
     ...(seed.restore ? { restore: seed.restore } : {}),
-    ...(ctx.passivateAfterMs > 0 ? { passivateAfterMs: ctx.passivateAfterMs } : {}),
   };
   const actorId = conversationActorId(id);
   q.spawnChild('conversation', { id: actorId, systemId: actorId, input });

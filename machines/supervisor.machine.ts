@@ -11,6 +11,10 @@
  *    │    │    └─ turn               one at a time
  *    │    └─ hydrate:<id>            while a conversation is read back from its log
  *
+ * Every quarter of `passivateAfterMs` it asks the runtime (the provided `sweep`) to passivate
+ * the conversations quiescent and unused for that long, through their shards: one timer for
+ * the whole runtime, not one per conversation.
+ *
  * On `shutdown` it drains (the provided `drain` actor closes every conversation and flushes the
  * store), refuses new activations, and stops with every child.
  *
@@ -28,14 +32,14 @@ export const DEFAULT_SHARDS = 512;
 /** Events for one conversation, routed to its shard. */
 type Routed = Exclude<Extract<ShardEvent, { id: string }>, { type: 'conversation.restart' }>;
 
-/** Every event the supervisor takes. */
-export type SupervisorEvent = Routed | ShardReport | { type: 'shutdown' };
+/** Every event the supervisor takes: events for conversations, its shards' counts, its own passivation sweep, shutdown. */
+export type SupervisorEvent = Routed | ShardReport | { type: 'passivation.sweep' } | { type: 'shutdown' };
 
 /** The supervisor's context: its settings and the counts its shards report. */
 export interface SupervisorContext {
   readonly policy: RestartPolicy;
   readonly shards: number;
-  /** Passed to every conversation actor (ms; 0 = never passivate). */
+  /** A conversation quiescent and unused this long is passivated (ms; 0 = never). */
   readonly passivateAfterMs: number;
   /** Conversation actors alive now. */
   readonly resident: number;
@@ -67,6 +71,11 @@ export function shardOf(id: string, shards: number): number {
   return (h >>> 0) % shards;
 }
 
+/** How often (ms) the supervisor looks for conversations to passivate: a quarter of the timeout, at least 1 ms. */
+export function sweepInterval(passivateAfterMs: number): number {
+  return Math.max(1, Math.floor(passivateAfterMs / 4));
+}
+
 /** The actor id of shard `index`. */
 export const shardActorId = (index: number): string => `shard:${index}`;
 
@@ -92,10 +101,18 @@ export const supervisorMachine = setup({
       const index = shardOf(event.id, context.shards);
       const id = shardActorId(index);
       if (!self.getSnapshot().children[id]) {
-        enqueue.spawnChild('shard', { id, systemId: id, input: { index, policy: context.policy, passivateAfterMs: context.passivateAfterMs } });
+        enqueue.spawnChild('shard', { id, systemId: id, input: { index, policy: context.policy } });
       }
       enqueue.sendTo(id, event as AnyEventObject);
     }),
+    /** Look for idle conversations every quarter of the passivation timeout (as Akka checks idle entities periodically). */
+    scheduleSweep: enqueueActions(({ context, enqueue }) => {
+      if (context.passivateAfterMs <= 0) return;
+      enqueue.raise({ type: 'passivation.sweep' }, { id: 'passivation.sweep', delay: sweepInterval(context.passivateAfterMs) });
+    }),
+    // Provided by the runtime: passivate the conversations quiescent and unused for
+    // `context.passivateAfterMs` (it reads the time from the actor system's clock, `nowOf(self)`).
+    sweep: () => {},
     count: assign(({ context, event }) => {
       if (event.type !== 'shard.counts') return {};
       return {
@@ -125,7 +142,9 @@ export const supervisorMachine = setup({
   },
   states: {
     running: {
+      entry: 'scheduleSweep',
       on: {
+        'passivation.sweep': { actions: ['sweep', 'scheduleSweep'] },
         'conversation.start': { actions: 'route' },
         'conversation.activate': { actions: 'route' },
         'conversation.deliver': { actions: 'route' },

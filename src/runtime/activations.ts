@@ -110,6 +110,13 @@ export class Activations implements SystemEffects {
 
   mayPassivate: SystemEffects['mayPassivate'] = (id) => this.#o.registry.get(id)?.mayPassivate() ?? false;
 
+  sweep: SystemEffects['sweep'] = (now, idleMs) => {
+    const system = this.#o.system();
+    for (const handle of this.#o.registry.heldHandles()) {
+      if (handle.idleFor(now, idleMs)) system.send({ type: 'conversation.passivate', id: handle.id });
+    }
+  };
+
   passivated: SystemEffects['passivated'] = (id) => {
     const handle = this.#o.registry.get(id);
     if (!handle) return;

@@ -15,7 +15,7 @@
  */
 import type { AnyEventObject } from 'xstate';
 import type { ConversationActorRef, ConversationContext, ConversationEmitted, ConversationStatus, OpEvent } from '../../machines/conversation.machine.js';
-import { statusOf, threadStarted } from '../../machines/conversation.machine.js';
+import { isQuiescent, statusOf, threadStarted } from '../../machines/conversation.machine.js';
 import type { ConversationSeed } from '../../machines/shard.machine.js';
 import { ColloquyError, ConversationClosedError, RuntimeClosedError } from '../errors.js';
 import type { ConversationFold } from '../log/fold.js';
@@ -97,6 +97,7 @@ export class ConversationCore implements TurnHost {
     this.#rest = null;
     this.#unavailable = null;
     this.#pending.reset(actor.getSnapshot().context.durableSeq);
+    this.#used();
     this.#emittedSub = actor.on('*', this.#onEmitted);
     // The actor has not started: these are its first events, ahead of anything sent later.
     for (const event of buffered) actor.send(event as Parameters<ConversationActorRef['send']>[0]);
@@ -356,6 +357,7 @@ export class ConversationCore implements TurnHost {
   // ——— events ———
 
   #emitted(event: ConversationEmitted): void {
+    this.#used();
     switch (event.type) {
       case '@colloquy.recorded':
         this.#lastRecorded = event.records;
@@ -367,9 +369,6 @@ export class ConversationCore implements TurnHost {
         return;
       case '@colloquy.accepted':
         this.#pending.accepted(event.submissionId, event.seq, this.#lastRecorded);
-        return;
-      case '@colloquy.quiescent':
-        if (this.mayPassivate()) this.#deps.passivate(this.id);
         return;
       case 'error':
         // The log could not be written: writers that asked not to wait for a retry are told.
@@ -432,10 +431,28 @@ export class ConversationCore implements TurnHost {
     };
   }
 
-  /** Its subscribers changed: a use, after which the passivation timer starts again. */
+  /** Its subscribers changed: a use (the idle time for passivation starts again). */
   #observed(): void {
+    this.#used();
+  }
+
+  /** When it was last used (ms of the actor system's clock): an op, an event, a subscriber coming or going. */
+  #lastUse = 0;
+
+  #used(): void {
+    this.#lastUse = this.#deps.now();
+  }
+
+  /**
+   * @internal Whether it may be passivated at `now` (ms): active, quiescent (its machine says
+   * nothing runs and everything is durable), unused for `idleMs`, nobody subscribed, nothing
+   * pending.
+   */
+  idleFor(now: number, idleMs: number): boolean {
     const actor = this.#actor;
-    if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'observe' });
+    if (!actor || now - this.#lastUse < idleMs || !this.mayPassivate()) return false;
+    const snapshot = actor.getSnapshot();
+    return snapshot.status === 'active' && isQuiescent(snapshot);
   }
 
   #listen(listener: Listener): () => void {
@@ -487,6 +504,7 @@ export class ConversationCore implements TurnHost {
     } else if (this.#rest) snapshot = this.#deps.preview(this.#rest);
     if (checked && snapshot && !snapshot.can(event)) throw this.#refusalOf(op);
     const { submissionId } = event;
+    this.#used();
     const done = this.#pending.add(submissionId, op, onAccepted);
     if (actor) {
       actor.send(event);

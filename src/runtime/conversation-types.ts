@@ -66,8 +66,8 @@ export interface ConversationDeps {
   readonly activate: (id: string, seed: ConversationSeed | null) => void;
   /** Give the supervisor an event for the conversation, to deliver once it is active. */
   readonly deliver: (id: string, event: AnyEventObject, seed: ConversationSeed | null) => void;
-  /** Ask the supervisor to passivate the conversation. */
-  readonly passivate: (id: string) => void;
+  /** The time of the actor system's clock (ms since the epoch). */
+  readonly now: () => number;
   /** Ask the supervisor to end the conversation without its actor. */
   readonly terminate: (id: string) => void;
   /** The machine snapshot a conversation that is not active would have: to check ops against. */

@@ -104,12 +104,13 @@ export class Runtime {
       tell: (event) => this.#tell(event),
     });
     this.agent = options.agent ?? localAgent();
+    const clock = options.clock ?? systemClock;
     this.#system = startSystem({
       store: this.store,
       agent: this.agent,
       durability: this.durability,
       ...(options.fsyncIntervalMs !== undefined ? { fsyncIntervalMs: options.fsyncIntervalMs } : {}),
-      clock: options.clock ?? systemClock,
+      clock,
       ...(options.inspect ? { inspect: options.inspect } : {}),
       ...(options.restartPolicy ? { restartPolicy: options.restartPolicy } : {}),
       ...(options.shards !== undefined ? { shards: options.shards } : {}),
@@ -131,7 +132,7 @@ export class Runtime {
         this.#holdWhileActivating(id);
         this.#system.send({ type: 'conversation.deliver', id, event, ...(seed ? { seed } : {}) });
       },
-      passivate: (id) => this.#system.send({ type: 'conversation.passivate', id }),
+      now: () => clock.now(),
       terminate: (id) => this.#system.send({ type: 'conversation.terminate', id }),
       preview: (rest) => this.#system.preview(rest),
     };

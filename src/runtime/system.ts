@@ -5,7 +5,7 @@
  * one inspection observer sees the whole supervision tree.
  */
 import { createActor, fromPromise, type AnyEventObject } from 'xstate';
-import type { Clock } from '../../machines/clock.js';
+import { nowOf, type Clock } from '../../machines/clock.js';
 import { conversationMachine, type ConversationActorRef, type ConversationContext } from '../../machines/conversation.machine.js';
 import { persistenceMachine, type CommitInput, type CommitOutcome } from '../../machines/persistence.machine.js';
 import { conversationActorId, shardMachine, type ActivationOrigin, type HydrateInput, type RestartPolicy } from '../../machines/shard.machine.js';
@@ -32,6 +32,8 @@ export interface SystemEffects {
   exited(id: string): void;
   failed(id: string, error: unknown): void;
   givenUp(id: string, error: unknown): void;
+  /** Ask for the passivation of every conversation quiescent and unused for `idleMs` at `now` (ms). */
+  sweep(now: number, idleMs: number): void;
 }
 
 /** What the actor system is built from. */
@@ -141,6 +143,9 @@ export function startSystem(options: SystemOptions): ActorSystem {
         shard,
         persistence: persistenceMachine.provide({ actors: { commit: persistenceCommit } }),
         drain: fromPromise(() => drain()),
+      },
+      actions: {
+        sweep: ({ self, context }) => safely(() => effects.sweep(nowOf(self), context.passivateAfterMs)),
       },
     }),
     {

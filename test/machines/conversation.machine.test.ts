@@ -24,10 +24,10 @@ const base: RestoredConversation = {
 const text = (t: string) => [{ type: 'text' as const, text: t }];
 
 const inputs: ConversationInput[] = [
-  { id: 'C1', persistence, create: { meta, seq: 0 }, passivateAfterMs: 60_000 },
-  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [{ callId: 'c0', item: cmd('item_1') }], items: [] } }, passivateAfterMs: 60_000 },
+  { id: 'C1', persistence, create: { meta, seq: 0 }},
+  { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [{ callId: 'c0', item: cmd('item_1') }], items: [] } }},
   { id: 'C1', persistence, restore: { ...base, openTurn: { id: 'T', number: 2, startSeq: 8, kind: 'regular', input: text('a'), submissionId: 'T', pending: [], items: [] } } },
-  { id: 'C1', persistence, restore: { ...base, failed: { turnId: 'T', kind: 'regular', input: text('a'), error: { message: 'boom' } } }, passivateAfterMs: 60_000 },
+  { id: 'C1', persistence, restore: { ...base, failed: { turnId: 'T', kind: 'regular', input: text('a'), error: { message: 'boom' } } }},
   { id: 'C1', persistence, restore: { ...base, queue: [{ submissionId: 'Q', items: text('q'), itemId: 'item_7' }] } },
 ];
 
@@ -54,8 +54,6 @@ function events(state: any): any[] {
     { type: 'shutdown', submissionId: sub },
     { type: 'persist.ack', seq: c.seq - 1 },
     { type: 'persist.failed', seq: c.durableSeq + 1, error: { message: 'ENOSPC', code: 'store_error' } },
-    { type: 'passivate.due' },
-    { type: 'observe' },
     {
       type: 'records.append',
       submissionId: sub,

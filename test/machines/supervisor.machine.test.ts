@@ -23,7 +23,7 @@ const restore: RestoredConversation = {
 const meta = (id: string) => ({ format: 1, id, created_at: '2026-01-01T00:00:00.000Z', config });
 
 /** A supervisor whose shards record what they tell the runtime; conversations run an inert turn. */
-function harness(drain: () => Promise<void> = async () => {}) {
+function harness(drain: () => Promise<void> = async () => {}, passivateAfterMs = 0) {
   const calls: string[] = [];
   const clock = Object.assign(new SimulatedClock(), {});
   const committed: CommitInput[] = [];
@@ -47,8 +47,9 @@ function harness(drain: () => Promise<void> = async () => {}) {
   });
   const machine = supervisorMachine.provide({
     actors: { shard, persistence: persistenceMachine.provide({ actors: { commit } }), drain: fromPromise(drain) },
+    actions: { sweep: ({ context }) => void calls.push(`sweep after ${context.passivateAfterMs}`) },
   });
-  const actor = createActor(machine, { input: { policy, shards: 4 }, clock }).start();
+  const actor = createActor(machine, { input: { policy, shards: 4, passivateAfterMs }, clock }).start();
   const child = (id: string) => actor.system.get(`conversation:${id}`);
   return { actor, calls, clock, child, committed };
 }
@@ -149,6 +150,19 @@ describe('supervisor machine', () => {
     }
     expect(calls.filter((c) => c === 'activated A restart')).toHaveLength(4);
     expect(calls).not.toContain('give-up A');
+  });
+
+  it('looks for idle conversations every quarter of the passivation timeout, with one timer, and never when it is 0', () => {
+    const { calls, clock } = harness(async () => {}, 400);
+    clock.increment(99);
+    expect(calls).toEqual([]);
+    clock.increment(1);
+    expect(calls).toEqual(['sweep after 400']);
+    for (let i = 0; i < 3; i++) clock.increment(100);
+    expect(calls).toHaveLength(4);
+    const off = harness();
+    off.clock.increment(10_000_000);
+    expect(off.calls).toEqual([]);
   });
 
   it('drains on shutdown, refuses new conversations, and stops', async () => {

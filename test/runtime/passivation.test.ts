@@ -13,6 +13,8 @@ import { commandTurn, next, runtime, tempHome } from './helpers.js';
 expectNoEscapedErrors();
 
 const AFTER = 60_000;
+/** The supervisor looks for idle conversations every quarter of the timeout: one is passivated within this much past it. */
+const SWEEP = AFTER / 4;
 
 /** Let queued commits and activations run (the store and the log read are asynchronous). */
 const settle = async (): Promise<void> => {
@@ -65,7 +67,7 @@ describe('idle passivation', () => {
     expect(convo.residency).toBe('active');
     await idleFor(clock, AFTER - 1);
     expect(convo.residency).toBe('active');
-    await idleFor(clock, 1);
+    await idleFor(clock, SWEEP);
     expect(convo.residency).toBe('passivated');
     expect(passivations(convo.id)).toBe(1);
     expect(rt.resident).toBe(0);
@@ -163,7 +165,7 @@ describe('idle passivation', () => {
     // Unsubscribing is a use: the timer starts again from there.
     await idleFor(clock, AFTER - 1);
     expect(convo.residency).toBe('active');
-    await idleFor(clock, 1);
+    await idleFor(clock, SWEEP);
     expect(convo.residency).toBe('passivated');
     const later: ThreadEvent[] = [];
     convo.subscribe((e) => later.push(e));
