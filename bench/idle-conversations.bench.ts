@@ -5,14 +5,13 @@
  * XState root actor of a 5-state machine. Each case runs in its own process (`BENCH_CASE`), so
  * one case's garbage does not weigh on the next.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createActor, setup } from 'xstate';
 import { createRuntime, MemoryStore } from '../src/index.js';
-import { report, smoke } from './machine.js';
+import { asCase, report, runCase, smoke } from './machine.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
@@ -63,11 +62,7 @@ async function measure(kind: Case, n: number): Promise<Figure> {
   }
 }
 
-const one = process.env.BENCH_CASE;
-if (one) {
-  const [kind, n] = one.split(':') as [Case, string];
-  process.stdout.write(`${JSON.stringify(await measure(kind, Number(n)))}\n`);
-} else {
+if (!(await asCase<Case>(measure))) {
   const sizes = smoke ? [200] : (process.env.BENCH_SIZES ?? '10000,100000').split(',').map(Number);
   const self = fileURLToPath(import.meta.url);
   const figures: Record<string, Figure> = {};
@@ -77,11 +72,7 @@ if (one) {
       ['memory', 'colloquy, memory store'],
       ['file', 'colloquy, file store (sync)'],
     ] as const) {
-      const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=8192', self], {
-        env: { ...process.env, BENCH_CASE: `${kind}:${n}` },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }).toString();
-      figures[`${n} ${label}`] = JSON.parse(out.trim().split('\n').at(-1) as string) as Figure;
+      figures[`${n} ${label}`] = runCase<Figure>(self, `${kind}:${n}`);
     }
   }
   report({ name: 'idle-conversations', sizes, figures: figures as unknown as Record<string, Record<string, unknown>> });

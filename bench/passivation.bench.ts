@@ -15,14 +15,13 @@
  * step past the timeout lets the supervisor's next sweep find every conversation idle.
  * `BENCH_CLOCK=xstate` runs with XState's `SimulatedClock` instead.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedClock } from 'xstate';
 import { createRuntime, MemoryStore, type Conversation, type RuntimeOptions } from '../src/index.js';
-import { report, smoke } from './machine.js';
+import { asCase, report, runCase, smoke } from './machine.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
@@ -193,11 +192,7 @@ async function measure(kind: Case, n: number): Promise<Figure> {
   }
 }
 
-const one = process.env.BENCH_CASE;
-if (one) {
-  const [kind, n] = one.split(':') as [Case, string];
-  process.stdout.write(`${JSON.stringify(await measure(kind, Number(n)))}\n`);
-} else {
+if (!(await asCase<Case>(measure))) {
   const n = smoke ? 200 : Number(process.env.BENCH_CONVERSATIONS ?? 10_000);
   const self = fileURLToPath(import.meta.url);
   const figures: Record<string, Figure> = {};
@@ -205,11 +200,7 @@ if (one) {
     ['memory', 'colloquy, memory store'],
     ['file', 'colloquy, file store (sync)'],
   ] as const) {
-    const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=8192', self], {
-      env: { ...process.env, BENCH_CASE: `${kind}:${n}` },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }).toString();
-    figures[`${n} ${label}`] = JSON.parse(out.trim().split('\n').at(-1) as string) as Figure;
+    figures[`${n} ${label}`] = runCase<Figure>(self, `${kind}:${n}`);
   }
   report({
     name: 'passivation',
