@@ -309,7 +309,7 @@ export function storeFailed(ctx: ConversationContext, e: Extract<PersistReply, {
         retry: live && turn.kind !== 'compact' ? { kind: turn.kind, input: turn.input, failedTurnId: turn.id } : null,
       },
     },
-    emit: [{ type: 'error', message: `could not write the conversation log: ${failure.message}` }],
+    emit: [{ type: 'error', message: `could not write the conversation log: ${failure.message}`, code: failure.code }],
     toTurn: live ? [{ type: 'interrupt', reason: 'store_failure' }] : [],
   };
 }

@@ -176,6 +176,36 @@ export class CorruptLogError extends StoreError {
   }
 }
 
+/** The lease of a conversation was taken over by another writer: this one may no longer append. */
+export class LeaseLostError extends ColloquyError {
+  readonly sessionId: string;
+  constructor(sessionId: string, holder: LeaseHolder | null) {
+    super(
+      'lease_lost',
+      `this process no longer holds the write lease of conversation ${sessionId}${
+        holder ? ` (process ${holder.pid} on ${holder.host} took it over at ${holder.since})` : ''
+      }; nothing more was written; resume the conversation to continue`,
+    );
+    this.sessionId = sessionId;
+  }
+}
+
+/**
+ * `runtime.shutdown()` could not make everything durable: `failures` names each conversation
+ * whose records could not be written, with why. Nothing was dropped: those records are kept in
+ * memory and the runtime keeps running those conversations; call `shutdown()` again once the
+ * cause is fixed (disk space back, say).
+ */
+export class ShutdownError extends ColloquyError {
+  /** Each conversation that could not be closed, and why. */
+  readonly failures: readonly { readonly conversationId: string; readonly error: Error }[];
+  constructor(failures: readonly { readonly conversationId: string; readonly error: Error }[]) {
+    const list = failures.map((f) => `${f.conversationId} (${f.error.message})`).join('; ');
+    super('shutdown_incomplete', `shutdown could not make everything durable, and was not completed: ${list}; fix the cause and call shutdown() again`);
+    this.failures = failures;
+  }
+}
+
 /** The runtime was shut down; create a new one. */
 export class RuntimeClosedError extends ColloquyError {
   constructor() {

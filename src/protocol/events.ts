@@ -133,6 +133,8 @@ export const ErrorEventSchema = z.object({
   type: z.literal('error'),
   /** What went wrong. */
   message: z.string(),
+  /** A stable code, when known: the store's (`store_error`, `lease_lost`, …). */
+  code: z.optional(z.string()),
 });
 /** The conversation was named. */
 export const ThreadNameUpdatedEventSchema = z.object({

@@ -17,7 +17,7 @@ import type { AnyEventObject } from 'xstate';
 import type { ConversationActorRef, ConversationContext, ConversationEmitted, ConversationStatus, OpEvent } from '../../machines/conversation.machine.js';
 import { isQuiescent, statusOf, threadStarted } from '../../machines/conversation.machine.js';
 import type { ConversationSeed } from '../../machines/shard.machine.js';
-import { ColloquyError, ConversationClosedError, RuntimeClosedError } from '../errors.js';
+import { ColloquyError, ConversationClosedError, LeaseLostError, RuntimeClosedError } from '../errors.js';
 import type { ConversationFold } from '../log/fold.js';
 import type { LogIssue } from '../log/types.js';
 import type { ThreadEvent } from '../protocol/events.js';
@@ -144,6 +144,7 @@ export class ConversationCore implements TurnHost {
   /** @internal The conversation is gone for good (closed, or not restarted). */
   markClosed(error?: Error, released: Promise<void> = Promise.resolve()): void {
     const wasOpen = this.#residency !== 'closed';
+    error ??= this.#lost ?? undefined;
     this.#residency = 'closed';
     this.#emittedSub?.unsubscribe();
     this.#emittedSub = null;
@@ -374,6 +375,12 @@ export class ConversationCore implements TurnHost {
         // The log could not be written: writers that asked not to wait for a retry are told.
         this.#pending.storeFailed(event.message);
         this.#tell(event);
+        // Another owner took the conversation over: nothing more can be written here. It stops
+        // (once the actor's own step is over), and whoever waits is told why.
+        if (event.code === 'lease_lost' && !this.#lost) {
+          this.#lost = new LeaseLostError(this.id, null);
+          queueMicrotask(() => this.#deps.terminate(this.id));
+        }
         return;
       case 'thread.closed':
         this.#toldClosed = true;
@@ -393,6 +400,15 @@ export class ConversationCore implements TurnHost {
 
   /** Its listeners were told `thread.closed`. */
   #toldClosed = false;
+  /** Another owner took it over (its lease was lost): it stopped, and ops are refused with this. */
+  #lost: LeaseLostError | null = null;
+
+  /** @internal Its lease was lost (another node or process owns it now): it stops without writing anything more. */
+  leaseLost(error: LeaseLostError): void {
+    if (this.#lost || this.#residency === 'closed') return;
+    this.#lost = error;
+    this.#deps.terminate(this.id);
+  }
 
   #tell(event: ThreadEvent): void {
     for (const listener of this.#listeners) {
@@ -470,6 +486,7 @@ export class ConversationCore implements TurnHost {
 
   /** Throw unless ops can be taken now (while the runtime shuts down, only closing). */
   #check(closing: boolean): void {
+    if (this.#lost) throw this.#lost;
     if (this.#residency === 'closed') throw new ConversationClosedError(this.id);
     if (!closing && this.#deps.closing()) throw new RuntimeClosedError();
     if (this.#unavailable) {

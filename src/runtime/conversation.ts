@@ -227,14 +227,20 @@ export class Conversation extends ConversationCore {
           unlisten();
           resolve();
         } else if (event.type === 'error') {
-          // The final writes failed: the conversation stays open, in `error`.
+          // The final writes failed: the conversation stays open, in `error`, its records kept
+          // for a retry (or, its lease lost, it stops: nothing more is written).
           unlisten();
-          reject(new StoreError(`could not close conversation ${this.id}: ${event.message}`));
+          if (event.code === 'lease_lost') resolve();
+          else reject(new StoreError(`could not close conversation ${this.id}: ${event.message}`, event.code ? { code: event.code } : {}));
         }
       });
     });
-    await this.dispatch({ type: 'shutdown' }).done;
-    await closed;
+    const done = this.dispatch({ type: 'shutdown' }).done;
+    // Settled by whichever comes first: the records durable and the conversation closed, or a
+    // failure to write them (then the durability wait never ends; it must not go unhandled).
+    done.catch(() => {});
+    closed.catch(() => {});
+    await Promise.race([closed, done.then(() => closed)]);
     // Its lease is given up when its shard has ended it.
     await this.ended;
   }

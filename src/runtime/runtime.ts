@@ -11,7 +11,7 @@ import type { ConversationContext } from '../../machines/conversation.machine.js
 import type { ActivationOrigin, ConversationSeed } from '../../machines/shard.machine.js';
 import type { Agent } from '../agents/agent.js';
 import { localAgent } from '../agents/local.js';
-import { ConversationHasForksError, InvalidOpError, RuntimeClosedError, SessionNotFoundError, StoreError } from '../errors.js';
+import { ConversationHasForksError, InvalidOpError, LeaseLostError, RuntimeClosedError, SessionNotFoundError, ShutdownError, StoreError } from '../errors.js';
 import { ConversationFold } from '../log/fold.js';
 import { replay } from '../log/replay.js';
 import type { LogIssue, ReadMode } from '../log/types.js';
@@ -93,6 +93,8 @@ export class Runtime {
         ...(options.history ? { history: options.history } : {}),
       });
     this.store.watchIssues?.((issue) => this.#logIssue(issue));
+    // Another node or process took a conversation over: it stops here, writing nothing more.
+    this.store.watchLeases?.((id) => this.#registry.get(id)?.leaseLost(new LeaseLostError(id, null)));
     this.#leases = new Leases(this.store, (err, id) => this.#report(err, id));
     this.#activations = new Activations({
       store: this.store,
@@ -451,15 +453,31 @@ export class Runtime {
 
   /**
    * Shut down: close every conversation (interrupting running turns), make every record
-   * durable, stop every actor and close the store. Idempotent.
+   * durable, stop every actor and close the store. Nothing new is taken from the first call on.
+   * Idempotent while it runs.
+   * @throws {ShutdownError} naming each conversation whose records could not be written (a full
+   *   disk, say): nothing was dropped, those conversations stay in memory with their records,
+   *   and calling `shutdown()` again retries.
    */
   shutdown(): Promise<void> {
     if (this.#shutdown) return this.#shutdown;
     this.#closed = true;
-    this.#shutdown = this.#system.shutdown(() => this.#drain());
+    this.#shutdown = (async () => {
+      const handles = this.#registry.heldHandles();
+      const results = await Promise.allSettled(handles.map((c) => c.close()));
+      const failures = results.flatMap((r, i) =>
+        r.status === 'rejected' ? [{ conversationId: (handles[i] as Conversation).id, error: r.reason instanceof Error ? r.reason : new Error(String(r.reason)) }] : [],
+      );
+      if (failures.length > 0) {
+        this.#shutdown = null;
+        throw new ShutdownError(failures);
+      }
+      await this.#system.shutdown(() => this.#drain());
+    })();
     return this.#shutdown;
   }
 
+  /** The supervisor's drain: whatever is still held is closed, every record flushed, the store closed. */
   async #drain(): Promise<void> {
     const results = await Promise.allSettled(this.#registry.heldHandles().map((c) => c.close()));
     for (const r of results) if (r.status === 'rejected') this.#report(r.reason);

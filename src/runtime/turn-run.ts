@@ -2,11 +2,17 @@
  * Following one turn a caller started (`run`, `runStreamed`): find the turn that took the input,
  * collect its items, and settle with its result or its typed error, as the Codex SDK's `run`.
  */
-import { ConversationClosedError, StoreError, TurnAbortedError, TurnFailedError } from '../errors.js';
+import { ConversationClosedError, LeaseLostError, StoreError, TurnAbortedError, TurnFailedError } from '../errors.js';
 import type { ThreadEvent } from '../protocol/events.js';
 import type { ThreadItem, Usage, UserInputItem } from '../protocol/items.js';
 import type { BusyMode, Op } from '../protocol/ops.js';
 import type { AsyncQueue } from './async-queue.js';
+
+/** The error a caller gets when the log could not be written: its lease lost, or a store failure (what happens next in `then`). */
+function storeFailure(conversationId: string, event: { readonly message: string; readonly code?: string | undefined }, then: string): Error {
+  if (event.code === 'lease_lost') return new LeaseLostError(conversationId, null);
+  return new StoreError(`${event.message}; ${then}`, event.code ? { code: event.code } : {});
+}
 
 /** The result of `run`: the turn's items, its last agent message and its usage (tokens, this turn only). */
 export interface TurnResult {
@@ -83,7 +89,7 @@ export function runTurn(
         return;
       } else if (event.type === 'error') {
         cleanup();
-        fail(new StoreError(`${event.message} (the input is kept and runs after retry)`));
+        fail(storeFailure(host.id, event, 'the input is kept and runs after retry'));
         return;
       } else return;
       if (signal?.aborted) onAbort();
@@ -94,7 +100,7 @@ export function runTurn(
       case 'error':
         // The log could not be written: the turn is interrupted and its end is not durable.
         cleanup();
-        fail(new StoreError(`${event.message}; retry runs the turn again`));
+        fail(storeFailure(host.id, event, 'retry runs the turn again'));
         return;
       case 'item.completed':
         collected.push(event.item);

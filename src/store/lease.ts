@@ -16,7 +16,9 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { ColloquyError, SessionLockedError, type LeaseHolder } from '../errors.js';
+import { LeaseLostError, SessionLockedError, type LeaseHolder } from '../errors.js';
+
+export { LeaseLostError } from '../errors.js';
 import { assertConversationId } from '../protocol/ids.js';
 import { EXCLUSIVE_FLAGS, type FileSystem } from './fs.js';
 import { DIR_MODE, FILE_MODE } from './paths.js';
@@ -34,20 +36,6 @@ export interface Lease {
   readonly path: string;
   /** The inode of the lease file this process wrote. */
   ino: number;
-}
-
-/** The lease of a conversation was taken over by another writer: this one may no longer append. */
-export class LeaseLostError extends ColloquyError {
-  readonly sessionId: string;
-  constructor(sessionId: string, holder: LeaseHolder | null) {
-    super(
-      'lease_lost',
-      `this process no longer holds the write lease of conversation ${sessionId}${
-        holder ? ` (process ${holder.pid} on ${holder.host} took it over at ${holder.since})` : ''
-      }; nothing more was written; resume the conversation to continue`,
-    );
-    this.sessionId = sessionId;
-  }
 }
 
 /** Options of a conversation's write lease: how long (ms) a holder on another host may be silent before its lease is taken over, and how often to try the lock. */

@@ -116,6 +116,12 @@ export interface Store extends LogSource {
    * skipped in lenient mode); returns the unsubscribe function.
    */
   watchIssues?(listener: (issue: LogIssue) => void): () => void;
+  /**
+   * Listen for the leases this store learns it lost (another node or process took a
+   * conversation over: its heartbeat found the lease gone); returns the unsubscribe function.
+   * Stores whose leases cannot be lost unnoticed need not offer it.
+   */
+  watchLeases?(listener: (conversationId: string) => void): () => void;
   /** Rebuild derived data (the listing index) from the logs, when the store keeps any. */
   reindex?(): Promise<void>;
   /** Flush and release everything. */
