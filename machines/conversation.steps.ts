@@ -6,6 +6,7 @@
  */
 import { approvalKey } from '../src/protocol/approvals.js';
 import { draft, type RecordDraft } from '../src/log/draft.js';
+import { eventsOfRecord } from '../src/log/events.js';
 import type { AbortReason, ThreadEvent } from '../src/protocol/events.js';
 import { addUsage, inputImages, inputText, type ThreadItem, type UserInputItem } from '../src/protocol/items.js';
 import type { BusyMode, OpOf } from '../src/protocol/ops.js';
@@ -388,7 +389,8 @@ export function bootPlan(input: ConversationInput | undefined): BootPlan {
 }
 
 export function boot(ctx: ConversationContext, plan: BootPlan): Step {
-  const step: Step = { emit: [threadStarted(ctx.log.id, ctx)] };
+  const emit: ThreadEvent[] = [threadStarted(ctx.log.id, ctx)];
+  const step: Step = { emit };
   const records: Draft[] = [];
   if (plan.meta) records.push(draft('session_meta', plan.meta));
   let patch: Partial<ConversationContext> = {};
@@ -439,6 +441,8 @@ export function boot(ctx: ConversationContext, plan: BootPlan): Step {
       records.push(draft('item', { turn_id: open.id, item: marker }));
     }
     records.push(draft('event', { type: 'turn.aborted', turn_id: open.id, reason: 'restart', usage: ctx.usage }));
+    // Whoever followed the turn (on this node, when it took the conversation over) learns how it ended.
+    for (const r of records) if (r.type !== 'session_meta') emit.push(...eventsOfRecord(r));
   }
   if (plan.failed) {
     const f = plan.failed;
@@ -484,6 +488,7 @@ export function appended(ctx: ConversationContext, e: AppendEvent): Step {
     open = null;
   };
   for (const d of e.drafts) {
+    emit.push(...eventsOfRecord(d));
     switch (d.type) {
       case 'event': {
         const p = d.payload;
@@ -491,39 +496,30 @@ export function appended(ctx: ConversationContext, e: AppendEvent): Step {
           case 'turn.started':
             turns++;
             open = { id: p.turn_id, kind: p.kind };
-            emit.push({ type: 'turn.started', turn_id: p.turn_id, kind: p.kind });
             break;
           case 'turn.completed':
             ended();
             usage = p.usage;
-            emit.push({ type: 'turn.completed', turn_id: p.turn_id, usage: p.usage, ...(p.turn_usage ? { turn_usage: p.turn_usage } : {}) });
             break;
           case 'turn.aborted':
             ended();
             if (p.usage) usage = p.usage;
-            emit.push({ type: 'turn.aborted', turn_id: p.turn_id, reason: p.reason });
             break;
           case 'turn.failed':
             ended();
             if (p.usage) usage = p.usage;
-            emit.push({ type: 'turn.failed', turn_id: p.turn_id, error: p.error });
             break;
           case 'thread.name_updated':
             name = p.name;
-            emit.push({ type: 'thread.name_updated', name: p.name });
             break;
         }
         break;
       }
-      case 'item':
-        emit.push({ type: 'item.completed', turn_id: d.payload.turn_id, item: d.payload.item });
-        break;
       case 'turn_context':
         config = d.payload.config;
         break;
       case 'rolled_back':
         historyTurns = Math.max(0, historyTurns - d.payload.turns);
-        emit.push({ type: 'thread.rolled_back', turns: d.payload.turns });
         break;
       case 'compacted': {
         const p = d.payload;
@@ -533,7 +529,6 @@ export function appended(ctx: ConversationContext, e: AppendEvent): Step {
         config = p.config;
         if (p.name !== undefined) name = p.name;
         sessionApprovals = [...p.session_approvals];
-        emit.push({ type: 'context.compacted', turn_id: p.turn_id, kept_from_seq: p.kept_from_seq });
         break;
       }
       default:

@@ -76,6 +76,9 @@ export interface FoldOptions {
 
 const ITEM_ID = /^item_(\d+)$/;
 
+/** How many recent submission ids a fold remembers (`hasSubmission`). */
+export const RECENT_SUBMISSIONS = 1024;
+
 /** Rebuild a turn's input from its recorded user message. */
 export function inputOf(item: ThreadItem): UserInputItem[] {
   if (item.type !== 'user_message') return [];
@@ -109,6 +112,8 @@ export class ConversationFold {
   /** The `turn_context` recorded just before a turn's start: the turn begins there. */
   #context: { turnId: string; seq: number } | null = null;
   readonly #transcript: TurnTranscript[] | null;
+  /** The most recent submission ids seen in the records (oldest first, at most `RECENT_SUBMISSIONS`). */
+  readonly #submissions = new Set<string>();
 
   constructor(options: FoldOptions = {}) {
     this.#transcript = options.transcript ? [] : null;
@@ -127,6 +132,39 @@ export class ConversationFold {
   /** The first `seq` of each turn in the history, its id, and where its items start in `history` (for compaction). */
   get historyBounds(): readonly { readonly turnId: string; readonly startSeq: number; readonly index: number }[] {
     return this.#bounds;
+  }
+
+  /**
+   * Whether the records hold submission `id` (an input queued, a turn started, a user message
+   * carrying it), among the last `RECENT_SUBMISSIONS`: an op sent again after a failover is
+   * known to have been taken already.
+   */
+  hasSubmission(id: string): boolean {
+    return this.#submissions.has(id);
+  }
+
+  #sawSubmission(id: string | undefined): void {
+    if (id === undefined || this.#submissions.has(id)) return;
+    this.#submissions.add(id);
+    if (this.#submissions.size > RECENT_SUBMISSIONS) {
+      const oldest = this.#submissions.values().next();
+      if (!oldest.done) this.#submissions.delete(oldest.value);
+    }
+  }
+
+  /**
+   * Where the conversation stands by its records: `idle`, `turn` (a turn is open), `awaiting_approval`
+   * (an open turn waits for a decision) or `failed` (its last turn failed: `retry` or `reset`).
+   */
+  phase(): 'idle' | 'turn' | 'awaiting_approval' | 'failed' {
+    const open = this.#open;
+    if (open) return open.pending.size > 0 ? 'awaiting_approval' : 'turn';
+    return this.#failed ? 'failed' : 'idle';
+  }
+
+  /** The id of the open turn, if one is open. */
+  get openTurnId(): string | null {
+    return this.#open?.id ?? null;
   }
 
   /** Apply one record. Records must come in `seq` order. */
@@ -164,6 +202,7 @@ export class ConversationFold {
       case 'input_queued': {
         const p = record.payload;
         const entry: QueueEntry = { submissionId: p.submission_id, mode: p.mode, items: p.items, itemId: p.item_id };
+        this.#sawSubmission(p.submission_id);
         if (p.mode === 'interrupt') this.#queue.unshift(entry);
         else this.#queue.push(entry);
         if (p.mode === 'steer' && this.#open) this.#open.steered.push(p.submission_id);
@@ -197,6 +236,8 @@ export class ConversationFold {
         const startSeq = this.#context?.turnId === e.turn_id ? this.#context.seq : seq;
         this.#context = null;
         this.turns++;
+        this.#sawSubmission(e.submission_id);
+        this.#sawSubmission(e.turn_id);
         if (e.retry_of !== undefined) this.#dropHistoryTurn(e.retry_of);
         this.#open = {
           id: e.turn_id,
@@ -241,6 +282,7 @@ export class ConversationFold {
   #item(turnId: string, item: ThreadItem): void {
     const n = ITEM_ID.exec(item.id);
     if (n) this.nextItem = Math.max(this.nextItem, Number(n[1]) + 1);
+    if (item.type === 'user_message') this.#sawSubmission(item.submission_id);
     const open = this.#open;
     if (open && open.id === turnId) {
       open.items.push(item);

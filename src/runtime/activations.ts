@@ -4,8 +4,10 @@
  * a passivated one is let go, an ended one forgotten, one that failed past its restart budget
  * given up. Events about all of this go to the runtime's subscribers.
  */
+import type { AnyEventObject } from 'xstate';
 import type { HydrateInput } from '../../machines/shard.machine.js';
-import { ColloquyError, SessionNotFoundError } from '../errors.js';
+import { ColloquyError, SessionLockedError, SessionNotFoundError } from '../errors.js';
+import type { ConversationFold } from '../log/fold.js';
 import { replay } from '../log/replay.js';
 import type { RestoredConversation } from '../log/restored.js';
 import type { LogIssue, PersistFailure, ReadMode } from '../log/types.js';
@@ -25,6 +27,21 @@ export interface ActivationsOptions {
   readonly readMode?: ReadMode;
   readonly report: (error: unknown, conversationId?: string) => void;
   readonly tell: (event: RuntimeEvent) => void;
+  /** This runtime's node id, when its store is shared by a cluster of nodes. */
+  readonly nodeId?: string;
+}
+
+/**
+ * An activation found the conversation owned by another live node: it is followed from there.
+ * A private token the hydration rejects with, never an error anyone sees (`activationFailed` takes it).
+ */
+class OwnedElsewhere {
+  readonly owner: string;
+  readonly fold: ConversationFold;
+  constructor(owner: string, fold: ConversationFold) {
+    this.owner = owner;
+    this.fold = fold;
+  }
 }
 
 /** The runtime's side of every activation. */
@@ -62,8 +79,18 @@ export class Activations implements SystemEffects {
     } else if (!leases.holds(id)) {
       if (!(await store.exists(id))) throw new SessionNotFoundError(id, store.description);
       // Take the write lease first, so the log read is the log this process goes on writing.
-      await leases.acquire(id);
+      try {
+        await leases.acquire(id);
+      } catch (err) {
+        const owner = err instanceof SessionLockedError ? err.holder.node : undefined;
+        if (this.#o.nodeId === undefined || owner === undefined || owner === this.#o.nodeId) throw err;
+        // Another node of the cluster owns it: its state is read (no lease needed) to follow it.
+        const fold = await replay(store, id, this.#o.readMode ? { mode: this.#o.readMode } : {});
+        throw new OwnedElsewhere(owner, fold);
+      }
       acquired = true;
+      // Taken over from a node that owned it: what that node wrote is told before it goes on here.
+      await handle.leaveRemote();
     }
     this.#hydrating.add(id);
     try {
@@ -92,9 +119,15 @@ export class Activations implements SystemEffects {
     this.#o.tell({ type: 'conversation.activated', conversationId: id, origin });
   };
 
-  activationFailed: SystemEffects['activationFailed'] = (id, origin, error) => {
+  activationFailed: SystemEffects['activationFailed'] = (id, origin, error, buffered: readonly AnyEventObject[] = []) => {
     if (origin === 'restart') return this.givenUp(id, error);
     const handle = this.#o.registry.get(id);
+    if (handle && error instanceof OwnedElsewhere) {
+      // Held weakly, as a passivated handle: whoever keeps it keeps it.
+      handle.becomeRemote(error.owner, error.fold, buffered);
+      this.#o.registry.release(handle);
+      return;
+    }
     handle?.activationFailed(error);
     if (!handle) return;
     if (origin === 'resume') this.#o.registry.remove(id, handle);
@@ -115,6 +148,8 @@ export class Activations implements SystemEffects {
     for (const handle of this.#o.registry.heldHandles()) {
       if (handle.idleFor(now, idleMs)) system.send({ type: 'conversation.passivate', id: handle.id });
     }
+    // Conversations other nodes own, followed here and unused: no longer followed (the next use follows them again).
+    if (this.#o.nodeId !== undefined) for (const handle of this.#o.registry.weakHandles()) if (handle.remoteIdleFor(now, idleMs)) handle.letGo();
   };
 
   passivated: SystemEffects['passivated'] = (id) => {

@@ -9,6 +9,9 @@
  * - `passivated`: idle for `passivateAfterMs`, its actor stopped and its history released; the
  *   next op, `state` read, `subscribe` or `wake` brings it back from its log, with its pending
  *   approvals and queued input (as a virtual actor of Orleans comes back when called);
+ * - `remote`: another node of the cluster owns it; its ops are routed to that node and its
+ *   events read back from the records it commits (see `cluster.ts`, `remote.ts`). When that
+ *   node dies or lets it go, the next op (or a followed turn) takes it over here;
  * - `closed`.
  * Every activation goes through the supervisor; ops that arrive while the conversation is being
  * brought back wait for it there, in order.
@@ -17,6 +20,7 @@ import type { AnyEventObject } from 'xstate';
 import type { ConversationActorRef, ConversationContext, ConversationEmitted, ConversationStatus, OpEvent } from '../../machines/conversation.machine.js';
 import { isQuiescent, statusOf, threadStarted } from '../../machines/conversation.machine.js';
 import type { ConversationSeed } from '../../machines/shard.machine.js';
+import { reviveError } from '../error-wire.js';
 import { ColloquyError, ConversationClosedError, LeaseLostError, RuntimeClosedError } from '../errors.js';
 import type { ConversationFold } from '../log/fold.js';
 import type { LogIssue } from '../log/types.js';
@@ -25,14 +29,22 @@ import type { ThreadItem } from '../protocol/items.js';
 import type { Op } from '../protocol/ops.js';
 import type { ConversationConfig, LogRecord } from '../protocol/records.js';
 import { parseOp } from '../protocol/validate.js';
+import type { RoutedRequest } from '../store/cluster.js';
 import { autoCompactLimit, DEFAULT_KEEP_USER_TOKENS, planKeptHistory } from './context-window.js';
 import type { ConversationDeps, ConversationInfo, Listener, PendingApprovalInfo, Residency, SnapshotView } from './conversation-types.js';
 import { PendingOps, type SentOp } from './pending-ops.js';
 import { refusal } from './refusal.js';
+import type { RemoteFollower } from './remote.js';
 import type { TurnHost } from './runner.js';
 
+/** How many times a routed request follows its conversation to a new owner before it fails. */
+const MAX_HOPS = 8;
+
+/** The append event a conversation actor takes (see `Conversation.appendRecords`). */
+type AppendRecordsEvent = Extract<Parameters<ConversationActorRef['send']>[0], { type: 'records.append' }>;
+
 /** The plumbing of a conversation handle; see `Conversation`. */
-export class ConversationCore implements TurnHost {
+export abstract class ConversationCore implements TurnHost {
   /** The conversation id (a ULID). */
   readonly id: string;
   readonly #deps: ConversationDeps;
@@ -59,6 +71,12 @@ export class ConversationCore implements TurnHost {
   #lastRecorded: readonly LogRecord[] = [];
   /** Settles once the conversation is closed and its lease given up. */
   readonly #ended = withResolvers();
+  /** While another node owns it: that node and the records followed from its log. */
+  #remote: RemoteFollower | null = null;
+  /** Stops watching the owner of a remote conversation someone follows. */
+  #unwatch: (() => void) | null = null;
+  /** Requests routed to the owner and not answered yet. */
+  #routing = 0;
 
   /**
    * @internal Created by the runtime: `dormant` with the fold of its header (a start), or
@@ -75,10 +93,204 @@ export class ConversationCore implements TurnHost {
 
   // ——— residency (runtime) ———
 
-  /** Where the conversation lives now: `active`, `dormant`, `passivated` or `closed`. */
+  /** Where the conversation lives now: `active`, `dormant`, `passivated`, `remote` or `closed`. */
   get residency(): Residency {
     return this.#residency;
   }
+
+  /** The node that owns the conversation while it is `remote`; null otherwise. */
+  get owner(): string | null {
+    return this.#remote?.owner ?? null;
+  }
+
+  /**
+   * @internal Another node owns the conversation (its lease is that node's): from now on its ops
+   * are routed there and its events read back from its log. `fold` is its state read from its
+   * log; `buffered` the events that waited for an activation here, routed in order.
+   */
+  becomeRemote(owner: string, fold: ConversationFold, buffered: readonly AnyEventObject[]): void {
+    const cluster = this.#deps.cluster;
+    if (!cluster) throw new Error('a conversation can only be remote in a cluster');
+    this.#residency = 'remote';
+    this.#activating = false;
+    this.#actor = null;
+    this.#rest = null;
+    if (this.#remote) {
+      // Followed already (a take-over that found another owner first): it goes on from where it read.
+      this.#remote.owner = owner;
+      this.#fold = this.#remote.fold;
+    } else {
+      this.#fold = fold;
+      this.#remote = cluster.follower(this.id, owner, fold, (record, events) => this.#followed(record, events));
+    }
+    this.#nextItem = Math.max(this.#nextItem, this.#fold.nextItem);
+    this.#remote.start();
+    this.#syncWatch();
+    const activated = this.#activated;
+    this.#activated = null;
+    activated?.resolve();
+    for (const event of buffered) this.#routeBuffered(event);
+  }
+
+  /** A record the owner committed, read back here: its events go to the listeners. */
+  #followed(record: LogRecord, events: readonly ThreadEvent[]): void {
+    this.#used();
+    this.#nextItem = Math.max(this.#nextItem, this.#fold?.nextItem ?? 0);
+    this.#lastRecorded = [record];
+    for (const event of events) this.#tell(event);
+  }
+
+  /** An event that waited for an activation here, sent to the owner instead. */
+  #routeBuffered(event: AnyEventObject): void {
+    const submissionId = (event as { submissionId?: string }).submissionId;
+    const waiting = submissionId !== undefined ? this.#pending.take(submissionId) : undefined;
+    const request = requestOf(event);
+    if (!request) {
+      waiting?.reject(new ConversationClosedError(this.id));
+      return;
+    }
+    this.#request(request, waiting?.onAccepted).then(waiting?.resolve, waiting?.reject ?? (() => {}));
+  }
+
+  /** Watch the owner while someone listens (a turn followed here comes back if the owner dies). */
+  #syncWatch(): void {
+    const cluster = this.#deps.cluster;
+    const remote = this.#remote;
+    const wanted = cluster !== undefined && remote !== null && this.#residency === 'remote' && this.#listeners.size > 0;
+    if (!wanted) {
+      this.#unwatch?.();
+      this.#unwatch = null;
+      return;
+    }
+    if (this.#unwatch) return;
+    this.#unwatch = cluster.node.watch(this.id, remote.owner, (owner) => {
+      this.#unwatch = null;
+      void this.#place(owner).catch((err: unknown) => this.#deps.report(err, this.id));
+    });
+  }
+
+  /**
+   * Ownership changed (`owner` now, null: nobody): follow it to its new owner, or take the
+   * conversation over here (its actor comes back from its log, pending approvals and queued
+   * input included). Resolves once it is placed.
+   */
+  async #place(owner: string | null): Promise<void> {
+    const cluster = this.#deps.cluster;
+    if (!cluster) return;
+    if (this.#residency === 'remote' && this.#remote && owner !== null && owner !== cluster.node.nodeId) {
+      this.#remote.owner = owner;
+      this.#unwatch?.();
+      this.#unwatch = null;
+      this.#syncWatch();
+      return;
+    }
+    if (this.#residency === 'remote') {
+      this.#unwatch?.();
+      this.#unwatch = null;
+      // Its remote state is kept until the log is read back here (`leaveRemote`).
+      this.#residency = 'passivated';
+    }
+    if (this.#residency === 'closed' || this.#residency === 'active') return;
+    await this.wake();
+  }
+
+  /**
+   * @internal The conversation is being taken over here: every record its last owner wrote is
+   * read and told first, then following stops (this node writes the log from now on).
+   */
+  async leaveRemote(): Promise<void> {
+    const remote = this.#remote;
+    if (!remote) return;
+    await remote.catchUp();
+    remote.stop();
+    if (this.#remote === remote) this.#remote = null;
+  }
+
+  /**
+   * Send `request` where the conversation lives now: routed to its owner, following it across
+   * ownership changes (at most `MAX_HOPS`), or taken here once it is local (an op already in the
+   * log, taken before a failover, is not taken again). Resolves as the op would locally.
+   */
+  async #request(request: RoutedRequest, onAccepted?: (records: readonly LogRecord[]) => void): Promise<void> {
+    const cluster = this.#deps.cluster;
+    for (let hop = 0; ; hop++) {
+      const remote = this.#remote;
+      if (this.#residency !== 'remote' || !remote || !cluster) return this.#here(request, onAccepted);
+      this.#routing++;
+      let outcome;
+      try {
+        outcome = await cluster.node.call(remote.owner, this.id, request);
+      } finally {
+        this.#routing--;
+      }
+      if (outcome.ok) {
+        // Its records are read here before the caller goes on (they are durable on the owner).
+        await remote.catchUp();
+        onAccepted?.(outcome.records ?? []);
+        return;
+      }
+      if ('error' in outcome) throw reviveError(outcome.error);
+      if (hop >= MAX_HOPS) {
+        throw new ColloquyError('conversation_unavailable', `conversation ${this.id} changed owner ${hop} times while a request was routed to it; try again`);
+      }
+      if (this.#deps.closing()) throw new RuntimeClosedError();
+      await this.#place(outcome.redirect);
+    }
+  }
+
+  /** A request taken on this node (the conversation is local now). */
+  #here(request: RoutedRequest, onAccepted?: (records: readonly LogRecord[]) => void): Promise<void> {
+    switch (request.kind) {
+      case 'op':
+        if (this.#fold?.hasSubmission(request.submissionId)) return Promise.resolve();
+        if (request.op.type === 'shutdown') return this.close();
+        return this.#dispatch(request.op, request.submissionId).done;
+      case 'append':
+        return this.#send(
+          {
+            type: 'records.append',
+            submissionId: request.submissionId,
+            drafts: request.drafts,
+            remember: request.remember,
+            ...(request.expectedSeq !== undefined ? { expectedSeq: request.expectedSeq } : {}),
+          },
+          { type: 'records.append', ...(request.expectedSeq !== undefined ? { expectedSeq: request.expectedSeq } : {}) },
+          true,
+          onAccepted,
+        );
+      case 'close':
+        return this.close();
+      case 'end':
+        return this.end();
+    }
+  }
+
+  /** Route `request` to the owner (see `#request`), for the public API's close and end. */
+  protected routed(request: RoutedRequest): Promise<void> {
+    return this.#request(request);
+  }
+
+  /** @internal Whether a remote conversation may be let go at `now` (ms): nobody listens, nothing is routed, unused for `idleMs`. */
+  remoteIdleFor(now: number, idleMs: number): boolean {
+    return this.#residency === 'remote' && this.#listeners.size === 0 && this.#routing === 0 && now - this.#lastUse >= idleMs;
+  }
+
+  /** @internal Stop following a remote conversation (idle, or its runtime shutting down): it is `passivated`, and comes back on its next use. */
+  letGo(): void {
+    if (this.#residency !== 'remote') return;
+    this.#remote?.stop();
+    this.#remote = null;
+    this.#unwatch?.();
+    this.#unwatch = null;
+    this.#fold = null;
+    this.#residency = 'passivated';
+  }
+
+  /** Close the conversation (see `Conversation.close`). */
+  abstract close(): Promise<void>;
+
+  /** End the conversation without writing more (see `Conversation.end`). */
+  abstract end(): Promise<void>;
 
   /** @internal The conversation's records were read back from its log (before its actor is spawned). */
   loaded(fold: ConversationFold, issues: readonly LogIssue[]): void {
@@ -146,6 +358,10 @@ export class ConversationCore implements TurnHost {
     const wasOpen = this.#residency !== 'closed';
     error ??= this.#lost ?? undefined;
     this.#residency = 'closed';
+    this.#remote?.stop();
+    this.#remote = null;
+    this.#unwatch?.();
+    this.#unwatch = null;
     this.#emittedSub?.unsubscribe();
     this.#emittedSub = null;
     this.#actor = null;
@@ -173,7 +389,7 @@ export class ConversationCore implements TurnHost {
 
   /** Ask for the actor (once); with a seed it is usually attached when this returns. */
   #wake(): void {
-    if (this.#residency === 'closed' || this.#residency === 'active' || this.#activating) return;
+    if (this.#residency === 'closed' || this.#residency === 'active' || this.#residency === 'remote' || this.#activating) return;
     if (this.#deps.closing()) return;
     this.#activating = true;
     this.#deps.activate(this.id, this.#seed());
@@ -188,16 +404,16 @@ export class ConversationCore implements TurnHost {
    */
   async wake(): Promise<void> {
     if (this.#residency === 'closed') throw new ConversationClosedError(this.id);
-    if (this.#residency === 'active') return;
+    if (this.#residency === 'active' || this.#residency === 'remote') return;
     if (this.#deps.closing()) throw new RuntimeClosedError();
     const active = this.whenActive();
     this.#wake();
     await active;
   }
 
-  /** @internal Resolves when an actor is next attached (at once when there is one); rejects when activation fails. */
+  /** @internal Resolves when an actor is next attached, or another node is found to own it (at once when either holds); rejects when activation fails. */
   whenActive(): Promise<void> {
-    if (this.#residency === 'active') return Promise.resolve();
+    if (this.#residency === 'active' || this.#residency === 'remote') return Promise.resolve();
     return (this.#activated ??= withResolvers()).promise;
   }
 
@@ -277,6 +493,7 @@ export class ConversationCore implements TurnHost {
 
   #status(): ConversationStatus {
     if (this.#residency === 'closed') return 'closed';
+    if (this.#residency === 'remote') return remoteStatus(this.#fold);
     const actor = this.#actor;
     if (!actor) return this.#rest ? statusOf(this.#rest.value) : 'idle';
     const snapshot = actor.getSnapshot();
@@ -294,6 +511,7 @@ export class ConversationCore implements TurnHost {
 
   /** Approvals waiting for a decision. */
   get pendingApprovals(): PendingApprovalInfo[] {
+    if (this.#residency === 'remote') return this.#fold?.pendingApprovals() ?? [];
     const turn = this.#view()?.turn;
     if (!turn) return [];
     return Object.entries(turn.pending).map(([callId, item]) => ({ turnId: turn.id, callId, item }));
@@ -306,6 +524,7 @@ export class ConversationCore implements TurnHost {
    */
   stateValue(): unknown {
     if (this.#residency === 'closed') return null;
+    if (this.#residency === 'remote') return remoteStatus(this.#fold);
     if (this.#actor) return this.#actor.getSnapshot().value;
     return this.#rest ? this.#rest.value : 'idle';
   }
@@ -317,11 +536,12 @@ export class ConversationCore implements TurnHost {
       id: this.id,
       state: this.#status(),
       residency: this.#residency,
+      ...(this.#remote ? { owner: this.#remote.owner } : {}),
       name: this.name,
       config: this.config,
-      turnId: ctx?.turn?.id ?? null,
+      turnId: this.runningTurnId(),
       pendingApprovals: this.pendingApprovals,
-      queued: ctx?.queue.length ?? 0,
+      queued: this.#residency === 'remote' ? (this.#fold?.pendingInput().length ?? 0) : (ctx?.queue.length ?? 0),
       usage: ctx?.usage ?? this.#fold?.usage ?? { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_output_tokens: 0 },
       error: ctx?.error ? { kind: ctx.error.kind, message: ctx.error.message } : null,
     };
@@ -437,6 +657,7 @@ export class ConversationCore implements TurnHost {
     this.#listeners.add(listener);
     this.#subscribers++;
     this.#observed();
+    this.#syncWatch();
     let subscribed = true;
     return () => {
       if (!subscribed) return;
@@ -444,6 +665,7 @@ export class ConversationCore implements TurnHost {
       this.#listeners.delete(listener);
       this.#subscribers--;
       this.#observed();
+      this.#syncWatch();
     };
   }
 
@@ -473,7 +695,11 @@ export class ConversationCore implements TurnHost {
 
   #listen(listener: Listener): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#syncWatch();
+    return () => {
+      this.#listeners.delete(listener);
+      this.#syncWatch();
+    };
   }
 
   // ——— ops ———
@@ -511,6 +737,12 @@ export class ConversationCore implements TurnHost {
     onAccepted?: (records: readonly LogRecord[]) => void,
   ): Promise<void> {
     this.#check(event.type === 'shutdown');
+    if (this.#residency === 'remote') {
+      const request = requestOf(event);
+      if (!request) return Promise.reject(new ConversationClosedError(this.id));
+      this.#used();
+      return this.#request(request, onAccepted);
+    }
     // A dormant conversation's actor is created now (from its fold): usually at once.
     if (!this.#actor && this.#residency === 'dormant' && !this.#activating) this.#wake();
     const actor = this.#actor;
@@ -540,6 +772,11 @@ export class ConversationCore implements TurnHost {
   }
 
   #dispatch(op: Op, submissionId = this.#deps.newId()): { submissionId: string; done: Promise<void> } {
+    if (this.#residency === 'remote') {
+      this.#check(op.type === 'shutdown');
+      this.#used();
+      return { submissionId, done: this.#request({ kind: 'op', op, submissionId }) };
+    }
     const event = (
       op.type === 'user_input' || op.type === 'retry' ? { ...op, submissionId, itemId: this.newItemId() } : { ...op, submissionId }
     ) as OpEvent;
@@ -609,6 +846,7 @@ export class ConversationCore implements TurnHost {
 
   /** The id of the turn running now (or waiting for an approval), if any. */
   protected runningTurnId(): string | null {
+    if (this.#residency === 'remote') return this.#fold?.openTurnId ?? null;
     return this.#view()?.turn?.id ?? null;
   }
 
@@ -628,6 +866,31 @@ export class ConversationCore implements TurnHost {
     return this.#ended.promise;
   }
 
+}
+
+/** The status a remote conversation's records give it (its owner's actor has the exact one). */
+function remoteStatus(fold: ConversationFold | null): ConversationStatus {
+  switch (fold?.phase()) {
+    case 'turn':
+    case 'awaiting_approval':
+      return 'processing';
+    case 'failed':
+      return 'error';
+    default:
+      return 'idle';
+  }
+}
+
+/** The request an event for the actor stands for, to route it to another node (null: none). */
+function requestOf(event: AnyEventObject): RoutedRequest | null {
+  const { submissionId, itemId: _itemId, ...rest } = event as AnyEventObject & { submissionId?: string; itemId?: string };
+  if (submissionId === undefined) return null;
+  if (event.type === 'records.append') {
+    const e = event as AppendRecordsEvent;
+    return { kind: 'append', drafts: e.drafts, submissionId, remember: e.remember ?? true, ...(e.expectedSeq !== undefined ? { expectedSeq: e.expectedSeq } : {}) };
+  }
+  if (event.type === 'shutdown') return { kind: 'close' };
+  return { kind: 'op', op: rest as Op, submissionId };
 }
 
 function withResolvers(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {

@@ -7,8 +7,11 @@ import type { ConversationContext, ConversationStatus } from '../../machines/con
 import type { ConversationSeed } from '../../machines/shard.machine.js';
 import type { ThreadEvent } from '../protocol/events.js';
 import type { ThreadItem, Usage } from '../protocol/items.js';
-import type { ConversationConfig } from '../protocol/records.js';
+import type { ConversationFold } from '../log/fold.js';
+import type { ConversationConfig, LogRecord } from '../protocol/records.js';
+import type { ClusterNode } from './cluster.js';
 import type { ContextOptions } from './context-window.js';
+import type { RemoteFollower } from './remote.js';
 
 /** A streamed turn, as the Codex SDK's `runStreamed` result. */
 export interface StreamedTurn {
@@ -23,15 +26,17 @@ export interface PendingApprovalInfo {
   readonly item: ThreadItem;
 }
 
-/** Where a conversation lives now (see `Conversation`). */
-export type Residency = 'active' | 'dormant' | 'passivated' | 'closed';
+/** Where a conversation lives now (see `Conversation`): `remote` when another node of the cluster owns it. */
+export type Residency = 'active' | 'dormant' | 'passivated' | 'remote' | 'closed';
 
 /** A snapshot of a conversation for display. */
 export interface ConversationInfo {
   readonly id: string;
   readonly state: ConversationStatus;
-  /** Whether its actor runs now (`active`), or it waits in its log (`dormant`, `passivated`). */
+  /** Whether its actor runs now (`active`), waits in its log (`dormant`, `passivated`), or runs on another node (`remote`). */
   readonly residency: Residency;
+  /** The node that owns it, when it is `remote`. */
+  readonly owner?: string;
   readonly name: string | null;
   readonly config: ConversationConfig;
   readonly turnId: string | null;
@@ -72,6 +77,17 @@ export interface ConversationDeps {
   readonly terminate: (id: string) => void;
   /** The machine snapshot a conversation that is not active would have: to check ops against. */
   readonly preview: (rest: { readonly value: unknown; readonly context: ConversationContext }) => SnapshotView;
+  /** The runtime's node of a cluster, when its store is shared by several nodes. */
+  readonly cluster?: ClusterDeps;
+}
+
+/** What a conversation owned by another node needs: routing to its owner, following its log. */
+export interface ClusterDeps {
+  readonly node: ClusterNode;
+  /** A follower of the conversation's log, owned by `owner`, from `fold` on (not started). */
+  readonly follower: (id: string, owner: string, fold: ConversationFold, onRecord: (record: LogRecord, events: readonly ThreadEvent[]) => void) => RemoteFollower;
+  /** The handle is closed: the runtime forgets it. */
+  readonly forget: (id: string) => void;
 }
 
 /** Options of `appendRecords`. */

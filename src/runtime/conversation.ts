@@ -10,6 +10,7 @@ import type { ThreadEvent } from '../protocol/events.js';
 import type { ApprovalDecision, Op } from '../protocol/ops.js';
 import type { LogRecord } from '../protocol/records.js';
 import { parseOp } from '../protocol/validate.js';
+import type { RoutedOutcome, RoutedRequest } from '../store/cluster.js';
 import { checkDrafts } from './append.js';
 import { AsyncQueue } from './async-queue.js';
 import { ConversationCore } from './conversation-core.js';
@@ -206,7 +207,51 @@ export class Conversation extends ConversationCore {
    */
   async end(): Promise<void> {
     if (this.residency === 'closed') return;
+    if (this.residency === 'remote') return this.#endRemote({ kind: 'end' });
     await this.terminate();
+  }
+
+  /** Close or end a conversation another node owns, there; then this handle is closed too. */
+  async #endRemote(request: RoutedRequest): Promise<void> {
+    await this.routed(request);
+    // Taken over meanwhile and closed here, or closed on its owner: this handle is done either way.
+    if (this.residency !== 'closed') {
+      this.markClosed();
+      this.deps.cluster?.forget(this.id);
+    }
+  }
+
+  /**
+   * @internal A request another node routed to this one (see `cluster.ts`), taken only if the
+   * conversation is this node's: `taken()` is called once the conversation has it.
+   */
+  async serveRouted(request: RoutedRequest, taken: () => void): Promise<RoutedOutcome> {
+    if (this.residency === 'remote') return { ok: false, redirect: this.owner };
+    let settled: Promise<unknown>;
+    let records: LogRecord[] | undefined;
+    switch (request.kind) {
+      case 'op':
+        // Taken before a failover (its records are in the log): not taken again.
+        if (this.fold?.hasSubmission(request.submissionId)) settled = Promise.resolve();
+        else if (request.op.type === 'shutdown') settled = this.close();
+        else settled = this.dispatch(request.op, request.submissionId).done;
+        break;
+      case 'append':
+        settled = this.appendRecords(request.drafts, {
+          remember: request.remember,
+          ...(request.expectedSeq !== undefined ? { expectedSeq: request.expectedSeq } : {}),
+        }).then((written) => (records = written));
+        break;
+      case 'close':
+        settled = this.close();
+        break;
+      case 'end':
+        settled = this.end();
+        break;
+    }
+    taken();
+    await settled;
+    return { ok: true, ...(records ? { records } : {}) };
   }
 
   /**
@@ -216,6 +261,8 @@ export class Conversation extends ConversationCore {
    */
   async close(): Promise<void> {
     if (this.residency === 'closed' || this.info().state === 'closed') return;
+    // Owned by another node: closed there (its records are made durable by its owner).
+    if (this.residency === 'remote') return this.#endRemote({ kind: 'close' });
     // Nothing runs and everything it wrote is durable: no actor is needed to close it.
     if (this.closesWithoutActor()) {
       await this.terminate();
@@ -240,7 +287,8 @@ export class Conversation extends ConversationCore {
     // failure to write them (then the durability wait never ends; it must not go unhandled).
     done.catch(() => {});
     closed.catch(() => {});
-    await Promise.race([closed, done.then(() => closed)]);
+    // Or it was ended meanwhile (its lease lost, say): nothing more can be written, it is over.
+    await Promise.race([closed, done.then(() => closed), this.ended]);
     // Its lease is given up when its shard has ended it.
     await this.ended;
   }

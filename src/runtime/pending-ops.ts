@@ -55,6 +55,16 @@ export class PendingOps {
     });
   }
 
+  /**
+   * Take op `submissionId` out, not taken by an actor: whoever settles it now (a routed op's
+   * outcome) gets its caller's resolve, reject and `onAccepted`.
+   */
+  take(submissionId: string): Pick<PendingOp, 'resolve' | 'reject' | 'onAccepted'> | undefined {
+    const op = this.#ops.get(submissionId);
+    if (op) this.#ops.delete(submissionId);
+    return op;
+  }
+
   /** Whether op `submissionId` is still waiting to be taken. */
   waiting(submissionId: string): boolean {
     return this.#ops.has(submissionId);

@@ -46,4 +46,14 @@ export class Registry {
   heldHandles(): Conversation[] {
     return [...this.#held.values()];
   }
+
+  /** The handles held weakly that are still in memory (passivated, or followed from another node). */
+  weakHandles(): Conversation[] {
+    const handles: Conversation[] = [];
+    for (const ref of this.#asleep.values()) {
+      const handle = ref.deref();
+      if (handle) handles.push(handle);
+    }
+    return handles;
+  }
 }

@@ -33,6 +33,9 @@ import {
   type StartOptions,
 } from './options.js';
 import { Activations } from './activations.js';
+import { ClusterNode } from './cluster.js';
+import { RemoteFollower } from './remote.js';
+import type { RoutedOutcome, RoutedRequest } from '../store/cluster.js';
 import { planFork } from './fork-plan.js';
 import { Leases } from './leases.js';
 import { Registry } from './registry.js';
@@ -75,6 +78,8 @@ export class Runtime {
   readonly #listeners = new Set<(event: RuntimeEvent) => void>();
   readonly #system: ActorSystem;
   readonly #deps: ConversationDeps;
+  /** This runtime as a node of the cluster sharing its store, when it is shared. */
+  readonly #cluster: ClusterNode | null;
   #closed = false;
   #shutdown: Promise<void> | null = null;
 
@@ -96,7 +101,19 @@ export class Runtime {
     // Another node or process took a conversation over: it stops here, writing nothing more.
     this.store.watchLeases?.((id) => this.#registry.get(id)?.leaseLost(new LeaseLostError(id, null)));
     this.#leases = new Leases(this.store, (err, id) => this.#report(err, id));
+    const link = this.store.cluster;
+    this.#cluster = link
+      ? new ClusterNode({
+          link,
+          serve: (id, request, taken) => this.#serveRouted(id, request, taken),
+          // Often enough that a dead owner's conversation is taken over soon after its lease expires.
+          checkEveryMs: Math.max(50, Math.min(1000, Math.floor(link.leaseTtlMs / 4))),
+          newId: newConversationId,
+          report: (err, id) => this.#report(err, id),
+        })
+      : null;
     this.#activations = new Activations({
+      ...(link ? { nodeId: link.nodeId } : {}),
       store: this.store,
       registry: this.#registry,
       leases: this.#leases,
@@ -137,7 +154,40 @@ export class Runtime {
       now: () => clock.now(),
       terminate: (id) => this.#system.send({ type: 'conversation.terminate', id }),
       preview: (rest) => this.#system.preview(rest),
+      ...(this.#cluster ? { cluster: this.#clusterDeps(this.#cluster) } : {}),
     };
+  }
+
+  #clusterDeps(node: ClusterNode): NonNullable<ConversationDeps['cluster']> {
+    return {
+      node,
+      follower: (id, owner, fold, onRecord) =>
+        new RemoteFollower(owner, fold, {
+          id,
+          store: this.store,
+          cluster: node,
+          ...(this.#options.readMode ? { readMode: this.#options.readMode } : {}),
+          onRecord,
+          report: (err) => this.#report(err, id),
+        }),
+      forget: (id) => {
+        const handle = this.#registry.get(id);
+        if (handle?.residency === 'closed') this.#registry.remove(id, handle);
+      },
+    };
+  }
+
+  /**
+   * A request another node routed here for a conversation it found this node owns: taken on
+   * this node's handle (brought back from its log when it was passivated here, or taken over
+   * when nobody owns it), or answered with its owner when another node has it now.
+   */
+  async #serveRouted(id: string, request: RoutedRequest, taken: () => void): Promise<RoutedOutcome> {
+    if (this.#closed) return { ok: false, redirect: null };
+    let handle = this.#registry.get(id);
+    if (!handle || handle.residency === 'closed') handle = await this.resume(id);
+    else await handle.wake();
+    return handle.serveRouted(request, taken);
   }
 
   /** A conversation being brought back is held (a shutdown closes it, and it is not collected meanwhile). */
@@ -421,7 +471,8 @@ export class Runtime {
     const id = assertConversationId(conversationId);
     const forks = await this.forks(id);
     if (forks.length > 0) throw new ConversationHasForksError(id, forks);
-    const known = this.#registry.get(id);
+    // In a cluster, a conversation another node runs is stopped there first.
+    const known = this.#registry.get(id) ?? (this.#cluster && (await this.store.exists(id)) ? await this.resume(id) : undefined);
     if (known) {
       await known.end();
       // What it sent before it stopped is written (or dropped) before its log goes.
@@ -477,11 +528,14 @@ export class Runtime {
     return this.#shutdown;
   }
 
-  /** The supervisor's drain: whatever is still held is closed, every record flushed, the store closed. */
+  /** The supervisor's drain: whatever is still held is closed, every record flushed, the store closed (its leases given up). */
   async #drain(): Promise<void> {
     const results = await Promise.allSettled(this.#registry.heldHandles().map((c) => c.close()));
     for (const r of results) if (r.status === 'rejected') this.#report(r.reason);
     await this.#system.flush();
+    // Requests still routed to other nodes end here (a shutting-down node takes nothing over).
+    this.#cluster?.close();
+    for (const handle of this.#registry.weakHandles()) handle.letGo();
     await this.store.close();
   }
 }

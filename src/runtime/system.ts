@@ -25,7 +25,8 @@ export interface SystemEffects {
   /** Read a conversation back from its log: the state its actor resumes from. */
   hydrate(input: HydrateInput): Promise<RestoredConversation>;
   activated(id: string, origin: ActivationOrigin, actor: ConversationActorRef, buffered: readonly AnyEventObject[]): void;
-  activationFailed(id: string, origin: ActivationOrigin, error: unknown): void;
+  /** Bringing `id` back failed; `buffered` are the events that waited for it, oldest first. */
+  activationFailed(id: string, origin: ActivationOrigin, error: unknown, buffered: readonly AnyEventObject[]): void;
   started(id: string, failure: PersistFailure | null): void;
   mayPassivate(id: string): boolean;
   passivated(id: string): void;
@@ -118,7 +119,7 @@ export function startSystem(options: SystemOptions): ActorSystem {
           const actor = system.get(conversationActorId(p.id)) as ConversationActorRef | undefined;
           if (actor) effects.activated(p.id, p.origin, actor, p.buffered);
         }),
-      activationFailed: (_, p) => safely(() => effects.activationFailed(p.id, p.origin, p.error)),
+      activationFailed: (_, p) => safely(() => effects.activationFailed(p.id, p.origin, p.error, p.buffered)),
       started: (_, p) => safely(() => effects.started(p.id, p.error)),
       passivated: (_, p) => safely(() => effects.passivated(p.id)),
       exited: (_, p) => safely(() => effects.exited(p.id)),

@@ -5,6 +5,7 @@
  */
 import type { CommitOutcome, LogIssue, LogSource } from '../log/types.js';
 import type { ForkOrigin, LogRecord, Metadata } from '../protocol/records.js';
+import type { ClusterLink } from './cluster.js';
 
 export type { CommitOutcome, LogIssue, LogSource, ReadMode, ReadOptions } from '../log/types.js';
 
@@ -122,6 +123,12 @@ export interface Store extends LogSource {
    * Stores whose leases cannot be lost unnoticed need not offer it.
    */
   watchLeases?(listener: (conversationId: string) => void): () => void;
+  /**
+   * The cluster side of a store shared by several runtime nodes (`PostgresStore`): who owns a
+   * conversation, messages between nodes, news of a log's growth. A runtime on a store that has
+   * it is a node of that cluster: it routes ops for conversations other nodes own.
+   */
+  readonly cluster?: ClusterLink;
   /** Rebuild derived data (the listing index) from the logs, when the store keeps any. */
   reindex?(): Promise<void>;
   /** Flush and release everything. */
