@@ -330,6 +330,8 @@ export function contextOverridden(ctx: ConversationContext, e: OpEvent & { type:
   if (e.cwd !== undefined) config.cwd = e.cwd;
   if (e.approvalPolicy !== undefined) config.approvalPolicy = e.approvalPolicy;
   if (e.sandbox !== undefined) config.sandbox = e.sandbox;
+  if (e.networkAccess !== undefined) config.networkAccess = e.networkAccess;
+  if (e.writableRoots !== undefined) config.writableRoots = e.writableRoots;
   if (e.outputSchema === null) delete config.outputSchema;
   else if (e.outputSchema !== undefined) config.outputSchema = e.outputSchema;
   return { ctx: { config }, records: [draft('turn_context', { turn_id: null, config })] };

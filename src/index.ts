@@ -48,6 +48,8 @@ export type {
 export { localAgent } from './agents/local.js';
 export type { LocalAgentOptions } from './agents/local.js';
 export type { CommandLimits } from './agents/shell.js';
+export { SandboxError, sandboxPolicy, bwrapArguments, sandboxUnavailable } from './agents/sandbox.js';
+export type { SandboxErrorCode, SandboxHost, SandboxPolicy, SandboxSettings } from './agents/sandbox.js';
 export { scriptedAgent, loadScript, parseScript, AgentScriptSchema, InvalidScriptError } from './agents/scripted.js';
 export type { AgentScript, ScriptStep } from './agents/scripted.js';
 export { estimateTokens, sleep } from './agents/agent.js';

@@ -68,7 +68,10 @@ async function* runShell(turn: AgentTurn, command: string, options: LocalAgentOp
   const item = outcome.item;
   let reply: string;
   if (item.type === 'command_execution' && item.status === 'declined') reply = `I did not run \`${command}\`: it was declined.`;
-  else {
+  else if (item.type === 'command_execution' && item.status === 'failed' && item.exit_code === undefined) {
+    // It never ran (its sandbox could not be applied): the output says why.
+    reply = `I could not run \`${command}\`: ${item.aggregated_output.trim()}`;
+  } else {
     const exitCode = item.type === 'command_execution' ? item.exit_code : undefined;
     const printed = item.type === 'command_execution' ? item.aggregated_output : '';
     const firstLine = printed.split('\n').find((l) => l.trim() !== '') ?? '';

@@ -18,7 +18,7 @@ import { inputText, UsageSchema, type ThreadItem } from '../protocol/items.js';
 import { toIssues } from '../protocol/validate.js';
 import { sleep, type Agent, type AgentEvent, type AgentTurn } from './agent.js';
 import { localSummary, quote } from './text.js';
-import { runCommand, type CommandLimits } from './shell.js';
+import { finishedCommand, runCommand, type CommandLimits } from './shell.js';
 
 const StepSchema = z.discriminatedUnion('type', [
   /** An agent message. */
@@ -155,14 +155,12 @@ async function* toolStep(turn: AgentTurn, step: ScriptStep & { type: 'command' |
       : await runCommand(step.command, {
           cwd: turn.config.cwd,
           signal: turn.signal,
+          sandbox: turn.config,
           ...(options.commandTimeoutMs !== undefined ? { timeoutMs: options.commandTimeoutMs } : {}),
           ...(options.maxOutputBytes !== undefined ? { maxOutputBytes: options.maxOutputBytes } : {}),
         });
   if (turn.signal.aborted) return;
-  yield {
-    type: 'item.completed',
-    item: { ...item, aggregated_output: result.output, exit_code: result.exitCode, status: result.exitCode === 0 ? 'completed' : 'failed' } as ThreadItem,
-  };
+  if (item.type === 'command_execution') yield { type: 'item.completed', item: finishedCommand(item, result) };
 }
 
 /** An agent that replays `script`. */

@@ -1,8 +1,12 @@
 /**
- * Running a shell command for an agent: `/bin/sh -c` in the turn's working directory,
- * stdout and stderr interleaved, cancelled by the turn's signal or a timeout, output kept
- * to a byte limit with the middle elided (as Codex truncates exec output).
+ * Running a shell command for an agent: `/bin/sh -c` in the turn's working directory (inside
+ * the conversation's sandbox, see `sandbox.ts`), stdout and stderr interleaved, cancelled by
+ * the turn's signal or a timeout, output kept to a byte limit with the middle elided (as Codex
+ * truncates exec output).
  */
+import { resolve } from 'node:path';
+import type { ThreadItem } from '../protocol/items.js';
+import { bwrapArguments, bwrapPath, SandboxError, sandboxPolicy, sandboxUnavailable, type SandboxHost, type SandboxSettings } from './sandbox.js';
 
 /** Limits of the shell commands an agent runs (`!command`s, scripted `command` steps). */
 export interface CommandLimits {
@@ -21,12 +25,35 @@ export interface CommandOptions {
   readonly maxOutputBytes?: number;
   /** Called with each piece of output as it arrives (stdout and stderr interleaved). */
   readonly onOutput?: (chunk: string) => void;
+  /** The conversation's sandbox settings (its config); none, or no mode: no sandbox. */
+  readonly sandbox?: SandboxSettings;
+  /** Where bubblewrap is (for tests). */
+  readonly host?: SandboxHost;
 }
 
 export interface CommandResult {
   readonly output: string;
-  /** The exit code; 124 after a timeout, 130 when aborted, 127 when it could not start. */
+  /**
+   * The exit code; 124 after a timeout, 130 when aborted, 127 when it could not start, 126
+   * when its sandbox could not be applied (see `error`).
+   */
   readonly exitCode: number;
+  /** Set when the command did not run because of its sandbox; `output` is its message. */
+  readonly error?: SandboxError;
+}
+
+/** A `command_execution` item. */
+type CommandItem = ThreadItem & { readonly type: 'command_execution' };
+
+/** The final form of a command's item: completed on exit code 0, else failed (without an exit code when it never ran). */
+export function finishedCommand(item: CommandItem, result: CommandResult): CommandItem {
+  const { exit_code: _previous, ...rest } = item;
+  return {
+    ...rest,
+    aggregated_output: result.output,
+    ...(result.error ? {} : { exit_code: result.exitCode }),
+    status: result.exitCode === 0 && !result.error ? 'completed' : 'failed',
+  };
 }
 
 /** Keep the first and last halves of `text` when it is longer than `max` bytes. */
@@ -86,8 +113,29 @@ class BoundedOutput {
   }
 }
 
-/** Run `command` with `/bin/sh -c`. Never rejects: failures are reported as exit codes and output. */
-export function runCommand(command: string, options: CommandOptions): Promise<CommandResult> {
+/**
+ * Run `command` with `/bin/sh -c`, inside bubblewrap when the sandbox settings ask for
+ * `read-only` or `workspace-write`. Never rejects: failures are reported as exit codes and
+ * output; a command whose sandbox cannot be applied does not run (exit code 126, `error` set).
+ */
+export async function runCommand(command: string, options: CommandOptions): Promise<CommandResult> {
+  let policy: ReturnType<typeof sandboxPolicy> = null;
+  try {
+    policy = options.sandbox ? sandboxPolicy(options.sandbox) : null;
+    const problem = policy ? await sandboxUnavailable(policy, options.host) : null;
+    if (problem) throw problem;
+  } catch (err) {
+    if (!(err instanceof SandboxError)) throw err;
+    return { output: `${err.message}\n`, exitCode: 126, error: err };
+  }
+  if (options.signal.aborted) return { output: '', exitCode: 130 };
+  if (!policy) return spawnCommand('/bin/sh', ['-c', command], options.cwd, options);
+  // bwrap changes directory itself (and says so when it cannot).
+  const args = [...bwrapArguments(policy, resolve(options.cwd)), '/bin/sh', '-c', command];
+  return spawnCommand(bwrapPath(options.host), args, undefined, options);
+}
+
+function spawnCommand(file: string, args: readonly string[], cwd: string | undefined, options: CommandOptions): Promise<CommandResult> {
   const max = options.maxOutputBytes ?? 64 * 1024;
   return new Promise((resolve) => {
     const output = new BoundedOutput(max);
@@ -95,7 +143,7 @@ export function runCommand(command: string, options: CommandOptions): Promise<Co
     // Loaded on first use: most turns run no command, and a CLI process should not pay for it.
     const { spawn } = process.getBuiltinModule('node:child_process');
     // Its own process group, so that stopping it stops what the shell started too.
-    const child = spawn('/bin/sh', ['-c', command], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file, args, { ...(cwd !== undefined ? { cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const onOutput = options.onOutput;
     const keeper = (): ((chunk: Buffer) => void) => {
       if (!onOutput) return (chunk) => output.push(chunk);

@@ -13,7 +13,7 @@ import { localAgent } from '../agents/local.js';
 import { InvalidScriptError, loadScript } from '../agents/scripted.js';
 import { ColloquyError } from '../errors.js';
 import type { UserInputItem } from '../protocol/items.js';
-import { ApprovalPolicySchema, type ApprovalPolicy } from '../protocol/ops.js';
+import { ApprovalPolicySchema, SandboxModeSchema, type ApprovalPolicy, type SandboxMode } from '../protocol/ops.js';
 import type { Conversation } from '../runtime/conversation.js';
 import type { InspectionObserver } from '../runtime/runtime.js';
 import { createRuntime } from '../runtime/runtime.js';
@@ -75,6 +75,38 @@ function policyOf(options: ExecOptions, config: ConfigTable): ApprovalPolicy | u
   const parsed = ApprovalPolicySchema.safeParse(raw);
   if (!parsed.success) throw new UsageError(`invalid approval policy ${JSON.stringify(raw)}: expected never, on-request, on-failure or untrusted`);
   return parsed.data;
+}
+
+/** The sandbox settings of the command line, as Codex takes them (`--sandbox`, `--add-dir`, `sandbox_mode`, `sandbox_workspace_write.*`). */
+interface SandboxOptions {
+  readonly sandbox?: SandboxMode;
+  readonly networkAccess?: boolean;
+  readonly writableRoots?: string[];
+}
+
+/**
+ * `-s/--sandbox` (or `--config sandbox_mode=…`), `--config sandbox_workspace_write.network_access=…`,
+ * and the writable roots: `--add-dir` (already checked to be directories) and
+ * `--config sandbox_workspace_write.writable_roots=[…]`. Only what is given is set.
+ * @throws {UsageError} for an unknown mode or settings of the wrong type.
+ */
+function sandboxOptionsOf(options: ExecOptions, config: ConfigTable, addDirs: readonly string[]): SandboxOptions {
+  const raw = options.sandbox ?? stringSetting(config, 'sandbox_mode');
+  const mode = raw === undefined ? undefined : SandboxModeSchema.safeParse(raw);
+  if (mode && !mode.success) throw new UsageError(`invalid sandbox mode ${JSON.stringify(raw)}: expected read-only, workspace-write or danger-full-access`);
+  const workspace = table(config.sandbox_workspace_write, 'sandbox_workspace_write') ?? {};
+  const network = workspace.network_access;
+  if (network !== undefined && typeof network !== 'boolean') throw new UsageError('--config sandbox_workspace_write.network_access must be true or false');
+  const roots = workspace.writable_roots;
+  if (roots !== undefined && !(Array.isArray(roots) && roots.every((r) => typeof r === 'string' && r !== ''))) {
+    throw new UsageError('--config sandbox_workspace_write.writable_roots must be an array of paths');
+  }
+  const writable = [...addDirs, ...((roots as string[] | undefined) ?? []).map((r) => resolve(r))];
+  return {
+    ...(mode?.success ? { sandbox: mode.data } : {}),
+    ...(network !== undefined ? { networkAccess: network } : {}),
+    ...(writable.length > 0 ? { writableRoots: writable } : {}),
+  };
 }
 
 function durabilityOf(options: ExecOptions, config: ConfigTable): Durability | undefined {
@@ -263,7 +295,9 @@ export async function runExec(options: ExecOptions, io: CommandIO): Promise<numb
     const durability = durabilityOf(options, config);
     const model = options.model ?? stringSetting(config, 'model');
     const cwd = options.cd !== undefined ? await directory(options.cd, '--cd') : undefined;
-    for (const dir of options.addDir ?? []) await directory(dir, '--add-dir');
+    const addDirs: string[] = [];
+    for (const dir of options.addDir ?? []) addDirs.push(await directory(dir, '--add-dir'));
+    const sandbox = sandboxOptionsOf(options, config, addDirs);
     const outputSchema = await outputSchemaOf(options.outputSchema);
     const chosen = await agentFromCliConfig({ config, ...(model !== undefined ? { model } : {}), ...(options.agentScript !== undefined ? { agentScript: options.agentScript } : {}) });
     const agent = chosen.agent;
@@ -298,7 +332,7 @@ export async function runExec(options: ExecOptions, io: CommandIO): Promise<numb
         ...(model !== undefined ? { model } : {}),
         ...(cwd !== undefined ? { cwd } : {}),
         ...(approvalPolicy !== undefined ? { approvalPolicy } : {}),
-        ...(options.sandbox !== undefined ? { sandbox: options.sandbox } : {}),
+        ...sandbox,
         // As Codex exec, the output schema belongs to this turn: given, it applies; not given,
         // an earlier turn's schema no longer does.
         ...(outputSchema !== undefined ? { outputSchema } : conversation.config.outputSchema !== undefined ? { outputSchema: null } : {}),
@@ -310,7 +344,7 @@ export async function runExec(options: ExecOptions, io: CommandIO): Promise<numb
         ...(startModel !== undefined ? { model: startModel } : {}),
         ...(cwd !== undefined ? { cwd } : {}),
         ...(approvalPolicy !== undefined ? { approvalPolicy } : {}),
-        ...(options.sandbox !== undefined ? { sandbox: options.sandbox } : {}),
+        ...sandbox,
         ...(outputSchema !== undefined ? { outputSchema } : {}),
         ...(options.name !== undefined ? { name: options.name } : {}),
       });

@@ -54,7 +54,7 @@ export const ThreadStartedEventSchema = z.object({
   cwd: z.optional(z.string()),
   /** When commands need approval (`never`, `on-request`, `on-failure`, `untrusted`). */
   approval_policy: z.optional(ApprovalPolicySchema),
-  /** The sandbox mode recorded with the turns, when one was set. */
+  /** The sandbox mode of the turns' commands, when one was set. */
   sandbox: z.optional(z.string()),
   /** The conversation's name, when it has one. */
   name: z.optional(z.string()),

@@ -18,6 +18,15 @@ export const ApprovalPolicySchema = z.enum(['never', 'on-request', 'on-failure',
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
 
 /**
+ * Where a turn's commands run, as Codex's `sandbox_mode`: `read-only` (nothing on disk can be
+ * changed), `workspace-write` (only the working directory and the writable roots can be),
+ * `danger-full-access` (no sandbox). On Linux it is enforced with bubblewrap (`bwrap`).
+ */
+export const SandboxModeSchema = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
+/** Where a turn's commands run, as Codex's `sandbox_mode`: `read-only` (nothing on disk can be changed), `workspace-write` (only the working directory and the writable roots can be), `danger-full-access` (no sandbox): the type `SandboxModeSchema` parses to. */
+export type SandboxMode = z.infer<typeof SandboxModeSchema>;
+
+/**
  * An answer to an approval request, as Codex's `ReviewDecision`:
  * `approved` (this call), `approved_for_session` (this and every later identical request
  * in the conversation), `denied` (the call is declined, the turn goes on),
@@ -43,7 +52,11 @@ export const TurnSettingsSchema = z.strictObject({
   instructions: z.optional(z.string()),
   cwd: z.optional(z.string().check(z.minLength(1))),
   approvalPolicy: z.optional(ApprovalPolicySchema),
-  sandbox: z.optional(z.string()),
+  sandbox: z.optional(SandboxModeSchema),
+  /** Under a `read-only` or `workspace-write` sandbox: may commands use the network (default false). */
+  networkAccess: z.optional(z.boolean()),
+  /** Under a `workspace-write` sandbox: more directories commands may write, besides `cwd`. */
+  writableRoots: z.optional(z.array(z.string().check(z.minLength(1)))),
   outputSchema: z.optional(z.unknown()),
 });
 /** Settings a turn runs with: the type `TurnSettingsSchema` parses to. */
@@ -82,8 +95,12 @@ const OverrideTurnContextOp = z.strictObject({
   /** Working directory of later turns' commands. */
   cwd: z.optional(z.string().check(z.minLength(1))),
   approvalPolicy: z.optional(ApprovalPolicySchema),
-  /** Sandbox mode, recorded with the turns (e.g. `workspace-write`). */
-  sandbox: z.optional(z.string()),
+  /** Sandbox mode of later turns' commands (e.g. `workspace-write`), enforced on Linux with bubblewrap. */
+  sandbox: z.optional(SandboxModeSchema),
+  /** Under a `read-only` or `workspace-write` sandbox: may later turns' commands use the network. */
+  networkAccess: z.optional(z.boolean()),
+  /** Under a `workspace-write` sandbox: more directories later turns' commands may write, besides `cwd` (replaces the earlier list). */
+  writableRoots: z.optional(z.array(z.string().check(z.minLength(1)))),
   /**
    * JSON Schema the final message of later turns should follow; `null` removes it (as Codex
    * exec, where each turn carries its own `--output-schema`).

@@ -25,8 +25,15 @@ export const ConversationConfigSchema = z.object({
   /** Working directory of the turns' commands. */
   cwd: z.string(),
   approvalPolicy: ApprovalPolicySchema,
-  /** Sandbox mode, recorded with the turns (e.g. `workspace-write`). */
+  /**
+   * Sandbox mode of the turns' commands: `read-only`, `workspace-write` or `danger-full-access`
+   * (enforced on Linux with bubblewrap; a command under another mode fails without running).
+   */
   sandbox: z.optional(z.string()),
+  /** Under a `read-only` or `workspace-write` sandbox: may commands use the network (default false). */
+  networkAccess: z.optional(z.boolean()),
+  /** Under a `workspace-write` sandbox: more directories commands may write, besides `cwd`. */
+  writableRoots: z.optional(z.array(z.string())),
   /** JSON Schema the final message of a turn should follow. */
   outputSchema: z.optional(z.unknown()),
 });

@@ -280,6 +280,8 @@ export class Runtime {
       approvalPolicy: o.approvalPolicy ?? defaults.approvalPolicy ?? 'on-request',
       ...(o.instructions !== undefined || defaults.instructions !== undefined ? { instructions: o.instructions ?? defaults.instructions } : {}),
       ...(o.sandbox !== undefined ? { sandbox: o.sandbox } : {}),
+      ...(o.networkAccess !== undefined ? { networkAccess: o.networkAccess } : {}),
+      ...(o.writableRoots !== undefined ? { writableRoots: o.writableRoots } : {}),
       ...(o.outputSchema !== undefined ? { outputSchema: o.outputSchema } : {}),
     };
     return this.#startDormant({

@@ -227,7 +227,15 @@ describe('@openai/codex-sdk driving colloquy', () => {
     const turn = await thread.run('hi', { outputSchema: schema });
     expect(turn.finalResponse).toContain('You said: "hi"');
     const record = await read(home, thread.id as string);
-    expect(record.config).toMatchObject({ model: 'm', cwd: dir, sandbox: 'workspace-write', approvalPolicy: 'on-request', outputSchema: schema });
+    expect(record.config).toMatchObject({
+      model: 'm',
+      cwd: dir,
+      sandbox: 'workspace-write',
+      networkAccess: false,
+      writableRoots: [extra],
+      approvalPolicy: 'on-request',
+      outputSchema: schema,
+    });
 
     // And on resume (the SDK then passes `resume <id>` after all of them). The output schema is
     // the turn's, as in Codex: a turn without one drops it, a turn with another one uses that.
@@ -238,6 +246,20 @@ describe('@openai/codex-sdk driving colloquy', () => {
     const third = await thread.run('third', { outputSchema: other });
     expect(third.finalResponse).toContain('Turn 3');
     expect((await read(home, thread.id as string)).config.outputSchema).toEqual(other);
+  }, 40_000);
+
+  it('sandboxMode "read-only" is enforced: a command cannot write the working directory', async () => {
+    const home = await tempDir();
+    const dir = await tempDir('colloquy-cwd-');
+    const thread = codex(home).startThread({ sandboxMode: 'read-only', approvalPolicy: 'never', workingDirectory: dir, skipGitRepoCheck: true });
+    const turn = await thread.run('!touch made');
+    expect(turn.items.find((i) => i.type === 'command_execution')).toMatchObject({ status: 'failed' });
+    expect(existsSync(join(dir, 'made'))).toBe(false);
+    // workspace-write, on the same thread: now it can.
+    const writable = codex(home).resumeThread(thread.id as string, { sandboxMode: 'workspace-write', approvalPolicy: 'never', workingDirectory: dir, skipGitRepoCheck: true });
+    const again = await writable.run('!touch made');
+    expect(again.items.find((i) => i.type === 'command_execution')).toMatchObject({ status: 'completed', exit_code: 0 });
+    expect(existsSync(join(dir, 'made'))).toBe(true);
   }, 40_000);
 
   it('config: { agent_script } in new Codex({ config }) reaches the CLI', async () => {

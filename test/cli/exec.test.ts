@@ -378,6 +378,9 @@ describe('colloquy exec: usage errors and unknown conversations', () => {
     ['--add-dir to a missing directory', ['--add-dir', 'missing-dir'], /--add-dir missing-dir: not a directory/],
     ['--durability with a bad mode', ['--durability', 'fast'], /invalid durability "fast"/],
     ['--approval-policy with a bad policy', ['--approval-policy', 'maybe'], /invalid approval policy "maybe"/],
+    ['--sandbox with an unknown mode', ['--sandbox', 'readonly'], /invalid sandbox mode "readonly": expected read-only, workspace-write or danger-full-access/],
+    ['sandbox_mode with an unknown mode', ['--config', 'sandbox_mode="off"'], /invalid sandbox mode "off"/],
+    ['network_access that is not a boolean', ['--config', 'sandbox_workspace_write.network_access="yes"'], /network_access must be true or false/],
   ])('%s is exit 2', async (_name, flags, message) => {
     const { home } = await dirs();
     const r = await runCli(['exec', '--json', ...flags, 'hi'], { home });
@@ -738,6 +741,53 @@ describe('colloquy exec: storage', () => {
     } finally {
       await runtime.shutdown();
     }
+  });
+});
+
+describe('colloquy exec --sandbox', () => {
+  it('read-only: "!touch x" reports a failed command and leaves no file', async () => {
+    const { home, work } = await dirs();
+    const r = await runCli(['exec', '--json', '--sandbox', 'read-only', '--cd', work, '--config', 'approval_policy="never"', '!touch x'], { home });
+    expect(r.code, r.stderr).toBe(0);
+    const command = completedItems(r.stdout).find((i) => i.type === 'command_execution');
+    expect(command).toMatchObject({ command: 'touch x', status: 'failed' });
+    expect(command?.aggregated_output).toMatch(/Read-only file system/);
+    expect(existsSync(join(work, 'x'))).toBe(false);
+  });
+
+  it('workspace-write writes the --cd directory and the --add-dir ones; sandbox_mode and network access come from --config', async () => {
+    const { home, work } = await dirs();
+    const extra = await tempDir('colloquy-extra-');
+    const r = await runCli(
+      ['exec', '--json', '--config', 'sandbox_mode="workspace-write"', '--config', 'sandbox_workspace_write.network_access=true', '--add-dir', extra, '--cd', work, '--config', 'approval_policy="never"', `!touch x ${join(extra, 'y')}`],
+      { home },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(completedItems(r.stdout).find((i) => i.type === 'command_execution')).toMatchObject({ status: 'completed', exit_code: 0 });
+    expect(existsSync(join(work, 'x'))).toBe(true);
+    expect(existsSync(join(extra, 'y'))).toBe(true);
+    const runtime = createRuntime({ home });
+    try {
+      const record = await runtime.read(threadIdOf(r.stdout));
+      expect(record.config).toMatchObject({ sandbox: 'workspace-write', networkAccess: true, writableRoots: [extra] });
+    } finally {
+      await runtime.shutdown();
+    }
+  });
+
+  it('without bubblewrap, a read-only command fails naming what is missing; danger-full-access runs', async () => {
+    const { home, work } = await dirs();
+    const env = { COLLOQUY_BWRAP: '/nonexistent/bwrap' };
+    const r = await runCli(['exec', '--json', '--sandbox', 'read-only', '--cd', work, '--config', 'approval_policy="never"', '!touch x'], { home, env });
+    expect(r.code, r.stderr).toBe(0);
+    const command = completedItems(r.stdout).find((i) => i.type === 'command_execution');
+    expect(command).toMatchObject({ status: 'failed' });
+    expect(command).not.toHaveProperty('exit_code');
+    expect(command?.aggregated_output).toContain('sandbox read-only needs bubblewrap (bwrap): apt-get install bubblewrap');
+    expect(existsSync(join(work, 'x'))).toBe(false);
+    const free = await runCli(['exec', '--json', '--sandbox', 'danger-full-access', '--cd', work, '--config', 'approval_policy="never"', '!touch x'], { home, env });
+    expect(free.code, free.stderr).toBe(0);
+    expect(existsSync(join(work, 'x'))).toBe(true);
   });
 });
 

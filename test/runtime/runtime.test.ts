@@ -418,6 +418,17 @@ describe('runtime: subscriptions and errors', () => {
     expect(events[0]).toMatchObject({ type: 'thread.started', thread_id: convo.id });
   });
 
+  it('keeps the sandbox settings from start and override_turn_context, and refuses an unknown mode', async () => {
+    const rt = runtime();
+    const convo = await rt.start({ sandbox: 'workspace-write', networkAccess: true, writableRoots: ['/data'] });
+    expect(convo.config).toMatchObject({ sandbox: 'workspace-write', networkAccess: true, writableRoots: ['/data'] });
+    await convo.overrideTurnContext({ sandbox: 'read-only', networkAccess: false, writableRoots: [] });
+    expect(convo.config).toMatchObject({ sandbox: 'read-only', networkAccess: false, writableRoots: [] });
+    await expect(rt.start({ sandbox: 'readonly' as 'read-only' })).rejects.toBeInstanceOf(InvalidOpError);
+    await expect(convo.overrideTurnContext({ sandbox: 'off' as 'read-only' })).rejects.toBeInstanceOf(InvalidOpError);
+    expect(convo.config.sandbox).toBe('read-only');
+  });
+
   it('reports a throwing listener to onError and keeps going', async () => {
     const reported: unknown[] = [];
     const rt = runtime({ onError: (err) => void reported.push(err) });

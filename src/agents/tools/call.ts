@@ -127,6 +127,7 @@ async function execute(turn: AgentTurn, tool: Tool<unknown>, args: unknown, item
       callId,
       itemId: item.id,
       cwd: turn.config.cwd,
+      sandbox: turn.config,
       signal: turn.signal,
       update: (updated) => turn.emit({ type: 'item.updated', item: updated }),
     });

@@ -7,7 +7,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import type { ThreadItem } from '../../protocol/items.js';
-import { runCommand } from '../shell.js';
+import { finishedCommand, runCommand } from '../shell.js';
 import { isKnownSafeCommand } from './safe-commands.js';
 import { jsonSchemaOf, parseArguments, type Tool, type ToolContext, type ToolResult } from './tool.js';
 
@@ -69,6 +69,7 @@ export function shellTool(options: ShellToolOptions = {}): Tool<ShellArguments> 
       const result = await runCommand(args.command, {
         cwd,
         signal: context.signal,
+        ...(context.sandbox ? { sandbox: context.sandbox } : {}),
         timeoutMs,
         ...(options.maxOutputBytes !== undefined ? { maxOutputBytes: options.maxOutputBytes } : {}),
         onOutput: (chunk) => {
@@ -81,13 +82,8 @@ export function shellTool(options: ShellToolOptions = {}): Tool<ShellArguments> 
           }
         },
       });
-      const done: ThreadItem = {
-        ...item,
-        aggregated_output: result.output,
-        exit_code: result.exitCode,
-        status: result.exitCode === 0 ? 'completed' : 'failed',
-      };
-      return { output: shellOutput(result.exitCode, result.output), success: result.exitCode === 0, item: done };
+      const done = finishedCommand(item, result);
+      return { output: shellOutput(done.exit_code, result.output), success: done.status === 'completed', item: done };
     },
   };
 }

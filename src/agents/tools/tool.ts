@@ -9,6 +9,7 @@ import { ColloquyError, formatPath } from '../../errors.js';
 import type { ThreadItem } from '../../protocol/items.js';
 import type { ApprovalPolicy } from '../../protocol/ops.js';
 import type { ToolSpec } from '../model/client.js';
+import type { SandboxSettings } from '../sandbox.js';
 
 /** What a running call can use. */
 export interface ToolContext {
@@ -18,6 +19,11 @@ export interface ToolContext {
   readonly itemId: string;
   /** The conversation's working directory. */
   readonly cwd: string;
+  /**
+   * The conversation's sandbox settings (its config: `sandbox`, `networkAccess`,
+   * `writableRoots`), which the built-in shell tool runs its commands under. Absent: no sandbox.
+   */
+  readonly sandbox?: SandboxSettings;
   /** Aborted when the turn is interrupted: stop promptly. */
   readonly signal: AbortSignal;
   /** Show progress of the call's item (not recorded; e.g. streamed command output). */
