@@ -99,6 +99,8 @@ export interface LeaseHolder {
   readonly host: string;
   /** When the lease was taken (ISO-8601). */
   readonly since: string;
+  /** The cluster node holding it, for stores shared by several runtime nodes (`PostgresStore`). */
+  readonly node?: string;
 }
 
 /** Another live writer holds the conversation's lease. Reading it is still allowed. */
@@ -108,7 +110,7 @@ export class SessionLockedError extends ColloquyError {
   constructor(sessionId: string, holder: LeaseHolder) {
     super(
       'session_locked',
-      `conversation ${sessionId} is being written by process ${holder.pid} on ${holder.host} (since ${holder.since}); stop that process or read the conversation instead`,
+      `conversation ${sessionId} is being written by ${holder.node !== undefined ? `node ${holder.node} (process ${holder.pid} on ${holder.host})` : `process ${holder.pid} on ${holder.host}`} (since ${holder.since}); stop that process or read the conversation instead`,
     );
     this.sessionId = sessionId;
     this.holder = holder;
