@@ -72,7 +72,8 @@ export interface ListPage {
 }
 
 /**
- * A conversation store. Implementations: `MemoryStore`, `FileStore`.
+ * A conversation store. Implementations: `MemoryStore`, `FileStore`, and `PostgresStore`
+ * (from `colloquy/postgres`).
  *
  * Reads (`read`, `head`, `lastRecordOf`: the `LogSource` replay needs) take no lease.
  * `commit` must be all-or-nothing per conversation: a conversation whose records could not
@@ -116,6 +117,13 @@ export interface Store extends LogSource {
    * skipped in lenient mode); returns the unsubscribe function.
    */
   watchIssues?(listener: (issue: LogIssue) => void): () => void;
+  /**
+   * Listen to write leases lost: called when this store learns it lost a conversation's lease
+   * (another node took it over after it expired, found by the lease heartbeat or by a commit
+   * refused with `lease_lost`); returns the unsubscribe function. Stores shared by a cluster
+   * of nodes (`PostgresStore`) have it.
+   */
+  watchLeases?(listener: (conversationId: string) => void): () => void;
   /** Rebuild derived data (the listing index) from the logs, when the store keeps any. */
   reindex?(): Promise<void>;
   /** Flush and release everything. */
