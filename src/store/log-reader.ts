@@ -120,6 +120,11 @@ export class RecordChecks {
     this.#expected = record.seq + 1;
     return problems;
   }
+
+  /** A bad line known (by a store that keeps `seq` beside it) to have held `seq`: the next record continues after it. */
+  skipped(seq: number): void {
+    this.#expected = seq + 1;
+  }
 }
 
 /** Options of `readLog`: a `Store` read's options plus where to start and what the log must hold. */

@@ -24,7 +24,7 @@ import type { LogRecord, SessionMetaPayload } from '../../protocol/records.js';
 import { newEntry } from '../history-entries.js';
 import type { CommitEntry, CommitOptions, CommitOutcome } from '../store.js';
 import { latestName } from '../summary.js';
-import { isConnectionError, type Database } from './database.js';
+import { isConnectionError, pgMetadata, pgText, type Database } from './database.js';
 import { holderOf, takeSql, type HolderRow, type Leases } from './leases.js';
 
 /** Database time in ms since the epoch, as `updated_ms` keeps it. */
@@ -239,20 +239,20 @@ export class GroupCommit {
       id,
       first.seq,
       last.seq + 1,
-      name,
-      name?.toLowerCase() ?? null,
+      name === null ? null : pgText(name),
+      name === null ? null : pgText(name.toLowerCase()),
       types,
       lines,
       history.map((h) => h.id),
       history.map((h) => h.ts),
-      history.map((h) => h.text),
+      history.map((h) => pgText(h.text)),
     ];
     if (!meta) return { name: 'colloquy_commit_append', text: this.#append, values };
     values.push(
-      meta.created_at,
-      meta.metadata !== undefined ? JSON.stringify(meta.metadata) : null,
-      meta.config.model,
-      meta.config.cwd,
+      pgText(meta.created_at),
+      meta.metadata === undefined ? null : JSON.stringify(pgMetadata(meta.metadata)),
+      pgText(meta.config.model),
+      pgText(meta.config.cwd),
       meta.forked_from !== undefined ? JSON.stringify(meta.forked_from) : null,
       JSON.stringify(meta),
     );

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { parse } from 'pg-connection-string';
 import { ColloquyError, StoreError } from '../../errors.js';
+import type { Metadata } from '../../protocol/records.js';
 
 /** Where the pool connects: host (or socket directory), port, database and user. */
 export interface Endpoint {
@@ -184,4 +185,17 @@ export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
   if (code !== undefined && (CONNECTION_CODES.has(code) || SERVER_GONE.test(code))) return true;
   return /Connection terminated|not queryable|Client has encountered a connection error/i.test((err as Error | null)?.message ?? '');
+}
+
+/**
+ * A string as a text column can hold it: PostgreSQL text (and jsonb) cannot hold NUL, so a NUL
+ * is kept as U+FFFD in the listing's columns and the history (the records keep it, JSON-escaped).
+ */
+export function pgText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
+/** Metadata as its jsonb column holds it (see `pgText`), for the column and for filters on it. */
+export function pgMetadata(metadata: Metadata): Metadata {
+  return Object.fromEntries(Object.entries(metadata).map(([k, v]) => [pgText(k), typeof v === 'string' ? pgText(v) : v]));
 }

@@ -3,12 +3,13 @@
  * commits in their transaction (`commit.ts`), read newest first (ids are ULIDs, so id order is
  * time order) one page at a time. Same ids, times and query checks as the other stores'.
  * `search` matches case-insensitively with the database's `lower()` (Unicode-aware in a UTF-8
- * database with a libc or ICU locale; ASCII only under the `C` locale).
+ * database with a libc or ICU locale; ASCII only under the `C` locale). A NUL character of a
+ * message, which PostgreSQL text cannot hold, is kept as U+FFFD.
  */
 import { InvalidOpError } from '../../errors.js';
 import { HISTORY_ID, queryIssues } from '../history-entries.js';
 import type { HistoryEntry, HistoryQuery, MessageHistoryReader } from '../store.js';
-import type { Database } from './database.js';
+import { pgText, type Database } from './database.js';
 
 /** Entries read per page by `entries`. */
 const HISTORY_PAGE = 500;
@@ -86,7 +87,7 @@ export class PostgresHistory implements MessageHistoryReader {
       conditions.push(`session_id = $${values.length}`);
     }
     if (text !== '') {
-      values.push(text);
+      values.push(pgText(text));
       conditions.push(`strpos(lower(text), lower($${values.length})) > 0`);
     }
     const name = `colloquy_history_${sessionId !== undefined ? 's' : ''}${text !== '' ? 't' : ''}`;

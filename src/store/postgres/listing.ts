@@ -12,7 +12,7 @@ import type { SessionMetaPayload } from '../../protocol/records.js';
 import { cursorAfter, pageSize, parseCursor, type Listed } from '../listing.js';
 import type { ConversationSummary, ListPage, ListQuery } from '../store.js';
 import { summaryOf } from '../summary.js';
-import type { Database } from './database.js';
+import { pgMetadata, pgText, type Database } from './database.js';
 
 /** The columns a summary is made of. */
 const COLUMNS = 'meta, updated_ms, archived, name';
@@ -38,14 +38,14 @@ export async function listConversations(db: Database, query: ListQuery): Promise
   const where = ['archived = $1'];
   if (query.name !== undefined) {
     if (typeof query.name !== 'string') throw new InvalidOpError([{ path: ['name'], message: 'expected string' }], 'list query');
-    values.push(query.name.toLowerCase());
+    values.push(pgText(query.name.toLowerCase()));
     where.push(`strpos(coalesce(name_key, ''), $${values.length}) > 0`);
   }
   if (query.metadata !== undefined) {
     if (typeof query.metadata !== 'object' || query.metadata === null || Array.isArray(query.metadata)) {
       throw new InvalidOpError([{ path: ['metadata'], message: 'expected an object' }], 'list query');
     }
-    values.push(JSON.stringify(query.metadata));
+    values.push(JSON.stringify(pgMetadata(query.metadata)));
     where.push(`metadata @> $${values.length}::jsonb`);
   }
   if (position && sort === 'created') {

@@ -72,6 +72,7 @@ export class LogReads {
         if ('reason' in parsed) {
           if (strict) throw new CorruptLogError(location, line, parsed.reason);
           report({ kind: 'bad_line', line, detail: parsed.reason });
+          checks.skipped(seq);
           continue;
         }
         const problems = checks.check(parsed.record, seq === base);
