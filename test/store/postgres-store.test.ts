@@ -37,7 +37,7 @@ async function seqsOf(schema: string, id: string): Promise<number[]> {
 }
 
 describe('PostgresStore commit', () => {
-  it('commits several conversations in ONE transaction (one BEGIN, one COMMIT) and keeps each record as its exact JSON line', async () => {
+  it('commits several conversations in ONE transaction of four statements and keeps each record as its exact JSON line', async () => {
     const store = postgresTestStore();
     const [a, b, c] = newIds(3) as [string, string, string];
     await store.commit([{ conversationId: a, records: logRecords(a, 2) }], SYNC);
@@ -58,10 +58,11 @@ describe('PostgresStore commit', () => {
     );
     vi.restoreAllMocks();
     expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
-    expect(sent.filter((t) => /^BEGIN/.test(t))).toHaveLength(1);
-    expect(sent.filter((t) => /COMMIT/.test(t))).toHaveLength(1);
-    // One statement per entry for its records, never one per record.
-    expect(sent.filter((t) => /INSERT INTO .*records/s.test(t))).toHaveLength(3);
+    // BEGIN, the leases and seqs of all three, one statement writing all three, COMMIT.
+    expect(sent).toHaveLength(4);
+    expect(sent[0]).toMatch(/^BEGIN/);
+    expect(sent.filter((t) => /INSERT INTO .*records/s.test(t))).toHaveLength(1);
+    expect(sent[3]).toBe('COMMIT');
     const rows = await adminQuery<{ line: string; updated_ms: string }>(
       `SELECT r.line, c.updated_ms FROM ${pg.escapeIdentifier(schemaOf(store))}.records r JOIN ${pg.escapeIdentifier(schemaOf(store))}.conversations c ON c.id = r.conversation_id WHERE r.conversation_id = $1 ORDER BY r.seq`,
       [b],
@@ -102,6 +103,29 @@ describe('PostgresStore commit', () => {
     expect(failure((await store.commit([{ conversationId: refused, records: logRecords(refused, 2), messages: ['again'] }], SYNC))[0]).error.code).toBe('store_error');
     expect((await store.commit([{ conversationId: good, records: bodyRecords(2, 2) }], SYNC))[0]?.ok).toBe(true);
     expect(await store.history.list()).toHaveLength(1);
+  });
+
+  it('commits two entries of one conversation in one call, the second continuing the first, and not after a failed first', async () => {
+    const store = postgresTestStore();
+    const id = newConversationId();
+    const outcomes = await store.commit(
+      [
+        { conversationId: id, records: logRecords(id, 2) },
+        { conversationId: id, records: bodyRecords(2, 3), messages: ['second'] },
+      ],
+      SYNC,
+    );
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+    expect(await collect(store.read(id))).toEqual(logRecords(id, 4));
+    const again = await store.commit(
+      [
+        { conversationId: id, records: bodyRecords(9, 9) },
+        { conversationId: id, records: bodyRecords(10, 10) },
+      ],
+      SYNC,
+    );
+    expect(again.map((o) => !o.ok && o.error.code)).toEqual(['seq_mismatch', 'seq_mismatch']);
+    expect((await store.history.list()).map((e) => e.text)).toEqual(['second']);
   });
 
   it('writes the history in the commit: newest first, searchable, by conversation; NUL kept as U+FFFD', async () => {

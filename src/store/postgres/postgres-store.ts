@@ -5,7 +5,8 @@
  * This module is the facade. It composes:
  * - `database.ts`: the pool, the schema's tables, errors a person can act on;
  * - `schema.ts`: the tables and their migrations, run before the first query;
- * - `commit.ts`: the group commit, one transaction per call, fenced by the leases;
+ * - `commit.ts` (statements in `commit-statements.ts`): the group commit, one transaction per
+ *   call and one statement for all its writes, fenced by the leases;
  * - `leases.ts`: the write leases (owner node, epoch, expiry in database time) and their heartbeat;
  * - `reads.ts`: records streamed page by page, checked as the file store checks its lines;
  * - `listing.ts`: listing and summaries with the other stores' cursors and filters;
