@@ -158,19 +158,19 @@ export class PostgresStore implements Store {
    * Stream a conversation's records in `seq` order, a page at a time (see `LogSource.read`).
    * @throws {SessionNotFoundError} @throws {CorruptLogError} in strict mode, at the first bad record.
    */
-  read(id: string, options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  async *read(id: string, options: ReadOptions = {}): AsyncIterable<LogRecord> {
     this.#open();
-    return this.#reads.read(id, options);
+    yield* this.#reads.read(id, options);
   }
 
   /** A conversation's first record (`session_meta`). @throws {SessionNotFoundError} @throws {CorruptLogError} */
-  head(id: string): Promise<LogRecord> {
+  async head(id: string): Promise<LogRecord> {
     this.#open();
     return this.#reads.head(id);
   }
 
   /** The last record of `type` (at or before `upToSeq`), by one indexed query; `null` if none. @throws {SessionNotFoundError} */
-  lastRecordOf(id: string, type: LogRecord['type'], options: { readonly upToSeq?: number } = {}): Promise<LogRecord | null> {
+  async lastRecordOf(id: string, type: LogRecord['type'], options: { readonly upToSeq?: number } = {}): Promise<LogRecord | null> {
     this.#open();
     return this.#reads.lastRecordOf(id, type, options.upToSeq);
   }
@@ -184,13 +184,13 @@ export class PostgresStore implements Store {
   }
 
   /** The conversation as `list` shows it. @throws {SessionNotFoundError} */
-  summary(id: string): Promise<ConversationSummary> {
+  async summary(id: string): Promise<ConversationSummary> {
     this.#open();
     return summaryOfConversation(this.#db, id);
   }
 
   /** A page of conversations, sorted and paged in SQL. @throws {InvalidOpError} for a bad limit or cursor. */
-  list(query: ListQuery = {}): Promise<ListPage> {
+  async list(query: ListQuery = {}): Promise<ListPage> {
     this.#open();
     return listConversations(this.#db, query);
   }
