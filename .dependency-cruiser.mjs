@@ -74,6 +74,13 @@ export default {
       to: { path: '^(machines/|src/(agents|server|cli|clients|import|console|inspect)/)' },
     },
     {
+      name: 'postgres-store-apart',
+      comment: 'The Postgres store is its own entry point (colloquy/postgres): nothing else imports it, so importing colloquy never loads pg.',
+      severity: 'error',
+      from: { path: OURS, pathNot: '^src/store/postgres/' },
+      to: { path: '^src/store/postgres/' },
+    },
+    {
       name: 'agents-below-their-drivers',
       comment: 'Agents know nothing of the clients, the server, the import or the command line.',
       severity: 'error',

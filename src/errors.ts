@@ -99,7 +99,7 @@ export interface LeaseHolder {
   readonly host: string;
   /** When the lease was taken (ISO-8601). */
   readonly since: string;
-  /** The cluster node holding it, for stores shared by several nodes (`PostgresStore`). */
+  /** The cluster node holding it, for stores shared by several runtime nodes (`PostgresStore`). */
   readonly node?: string;
 }
 

@@ -61,6 +61,11 @@ export function parseLine(line: Uint8Array): { record: LogRecord } | { reason: s
   } catch {
     return { reason: 'not valid UTF-8' };
   }
+  return parseText(text);
+}
+
+/** Parse one line's text (without the newline) into a record, or say why it is not one (no line content in the reason). */
+export function parseText(text: string): { record: LogRecord } | { reason: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -68,6 +73,58 @@ export function parseLine(line: Uint8Array): { record: LogRecord } | { reason: s
     return { reason: 'not valid JSON' };
   }
   return checkRecord(value);
+}
+
+/** Something wrong with a record at its place in a log: its kind, words that never quote it, and whether a lenient read skips it. */
+export interface RecordProblem {
+  readonly kind: 'bad_header' | 'bad_line' | 'seq_gap' | 'seq_duplicate';
+  readonly reason: string;
+  readonly skip: boolean;
+}
+
+/**
+ * The checks of every record at its place in a log, shared by the stores' readers: the first
+ * record of a log must be a `session_meta` naming the log's conversation, and `seq` must
+ * start at the log's base and increase by one.
+ */
+export class RecordChecks {
+  readonly #expectId: string | undefined;
+  #expected: number | undefined;
+
+  /**
+   * @param expectId the conversation the log belongs to (its header must name it), if known.
+   * @param firstSeq the `seq` the first record read must have; the first one read sets it when absent.
+   */
+  constructor(expectId: string | undefined, firstSeq: number | undefined) {
+    this.#expectId = expectId;
+    this.#expected = firstSeq;
+  }
+
+  /**
+   * The problems of the next record read (none when it is clean), in the order a strict read
+   * fails on them; `first` when it is the log's first record. Advances past it unless it is skipped.
+   */
+  check(record: LogRecord, first: boolean): RecordProblem[] {
+    const problems: RecordProblem[] = [];
+    if (first && record.type === 'session_meta' && this.#expectId !== undefined && record.payload.id !== this.#expectId) {
+      problems.push({ kind: 'bad_header', reason: 'its header names another conversation than its file', skip: false });
+    }
+    if (first && record.type !== 'session_meta') problems.push({ kind: 'bad_line', reason: 'the first record is not session_meta', skip: false });
+    const expected = this.#expected ?? record.seq;
+    if (record.seq !== expected) {
+      const duplicate = record.seq < expected;
+      const reason = duplicate ? `seq ${record.seq} repeats (expected ${expected})` : `seq ${record.seq} skips ahead (expected ${expected})`;
+      problems.push({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', reason, skip: duplicate });
+      if (duplicate) return problems;
+    }
+    this.#expected = record.seq + 1;
+    return problems;
+  }
+
+  /** A bad line known (by a store that keeps `seq` beside it) to have held `seq`: the next record continues after it. */
+  skipped(seq: number): void {
+    this.#expected = seq + 1;
+  }
 }
 
 /** Options of `readLog`: a `Store` read's options plus where to start and what the log must hold. */
@@ -99,7 +156,7 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
     const startOffset = options.startOffset ?? 0;
     let position = startOffset; // file offset of the next read
     let lineNo = 0; // lines read so far (relative to `startOffset`)
-    let expected = options.firstSeq;
+    const checks = new RecordChecks(options.expectId, options.firstSeq);
     let eof = false;
     let first = startOffset === 0;
     // An absolute 1-based line number, for messages.
@@ -149,27 +206,15 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
         continue;
       }
       const record = parsed.record;
-      if (lineNo === 1 && startOffset === 0 && record.type === 'session_meta' && options.expectId !== undefined && record.payload.id !== options.expectId) {
-        const reason = 'its header names another conversation than its file';
-        if (strict) throw new CorruptLogError(path, 1, reason);
-        report({ kind: 'bad_header', line: 1, detail: reason });
+      const problems = checks.check(record, lineNo === 1 && startOffset === 0);
+      if (problems.length > 0) {
+        const line = await absolute(lineNo);
+        for (const problem of problems) {
+          if (strict) throw new CorruptLogError(path, line, problem.reason);
+          report({ kind: problem.kind, line, detail: problem.reason });
+        }
+        if (problems.some((p) => p.skip)) continue;
       }
-      if (lineNo === 1 && startOffset === 0 && record.type !== 'session_meta') {
-        const reason = 'the first record is not session_meta';
-        if (strict) throw new CorruptLogError(path, lineNo, reason);
-        report({ kind: 'bad_line', line: lineNo, detail: reason });
-      }
-      if (expected === undefined) expected = record.seq;
-      if (record.seq !== expected) {
-        const duplicate = record.seq < expected;
-        const reason = duplicate
-          ? `seq ${record.seq} repeats (expected ${expected})`
-          : `seq ${record.seq} skips ahead (expected ${expected})`;
-        if (strict) throw new CorruptLogError(path, await absolute(lineNo), reason);
-        report({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', line: await absolute(lineNo), detail: reason });
-        if (duplicate) continue;
-      }
-      expected = record.seq + 1;
       if (record.seq > upTo) return;
       yield record;
       // Stop right after it: what follows (even a bad or torn line) is not this read's concern.

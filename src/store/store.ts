@@ -73,7 +73,8 @@ export interface ListPage {
 }
 
 /**
- * A conversation store. Implementations: `MemoryStore`, `FileStore`.
+ * A conversation store. Implementations: `MemoryStore`, `FileStore`, and `PostgresStore`
+ * (from `colloquy/postgres`).
  *
  * Reads (`read`, `head`, `lastRecordOf`: the `LogSource` replay needs) take no lease.
  * `commit` must be all-or-nothing per conversation: a conversation whose records could not
@@ -118,9 +119,10 @@ export interface Store extends LogSource {
    */
   watchIssues?(listener: (issue: LogIssue) => void): () => void;
   /**
-   * Listen for the leases this store learns it lost (another node or process took a
-   * conversation over: its heartbeat found the lease gone); returns the unsubscribe function.
-   * Stores whose leases cannot be lost unnoticed need not offer it.
+   * Listen to write leases lost: called when this store learns it lost a conversation's lease
+   * (another node took it over after it expired, found by the lease heartbeat or by a commit
+   * refused with `lease_lost`); returns the unsubscribe function. Stores shared by a cluster
+   * of nodes (`PostgresStore`) have it.
    */
   watchLeases?(listener: (conversationId: string) => void): () => void;
   /**

@@ -62,6 +62,7 @@ describe('the dependency graph', () => {
       'machines-below-server-cli-store: machines/machine.ts → src/server/server.ts',
       'no-circular: src/log/log.ts → src/protocol/item.ts → src/log/log.ts',
       'no-circular: src/protocol/item.ts → src/protocol/part.ts → src/protocol/item.ts',
+      'postgres-store-apart: src/index.ts → src/store/postgres/postgres.ts',
       'protocol-at-the-bottom: src/protocol/item.ts → src/log/log.ts',
       'runtime-above-machines-and-store: src/store/store.ts → src/runtime/runtime.ts',
     ]);

@@ -2,7 +2,7 @@
  * Every code sample of README.md and docs/*.md works.
  *
  * TypeScript: every ```ts (or ```typescript) block is bundled with esbuild (`colloquy`,
- * `colloquy/inspect`, `colloquy/server` and `colloquy/openai-agents` resolve to the sources;
+ * `colloquy/inspect`, `colloquy/server`, `colloquy/postgres` and `colloquy/openai-agents` resolve to the sources;
  * other packages come from node_modules) and run in its own Node process, in an empty
  * directory, with `HOME` set to a fresh directory and `COLLOQUY_HOME` to an existing, empty
  * directory in it, `OPENAI_BASE_URL` set to a loopback mock of the Responses and Chat
@@ -50,6 +50,7 @@ const ENTRY_POINTS: Readonly<Record<string, string>> = {
   colloquy: join(root, 'src/index.ts'),
   'colloquy/inspect': join(root, 'src/inspect/index.ts'),
   'colloquy/server': join(root, 'src/server/index.ts'),
+  'colloquy/postgres': join(root, 'src/store/postgres/index.ts'),
   'colloquy/openai-agents': join(root, 'src/clients/openai-agents/index.ts'),
 };
 

@@ -5,6 +5,7 @@ import { idTime, newConversationId } from '../../src/protocol/ids.js';
 import type { LogRecord } from '../../src/protocol/records.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { postgresTestStore } from '../support/postgres.js';
 import type { CommitOptions, Store } from '../../src/store/store.js';
 import {
   bodyRecords,
@@ -34,10 +35,11 @@ async function listIds(store: Store, query: Parameters<Store['list']>[0] = {}): 
   return (await store.list(query)).items.map((s) => s.id);
 }
 
-/** The store contract (SPEC §5) that both stores keep. */
-const stores: [string, () => Store][] = [
+/** The store contract (SPEC §5) that every store keeps. */
+const stores: [string, () => Store | Promise<Store>][] = [
   ['MemoryStore', () => new MemoryStore()],
   ['FileStore', () => new FileStore({ home: join(tempDir(), 'home') })],
+  ['PostgresStore', () => postgresTestStore()],
 ];
 
 const opened: Store[] = [];
@@ -47,14 +49,14 @@ afterEach(async () => {
 
 for (const [name, make] of stores) {
   describe(`${name} (store contract)`, () => {
-    const fresh = (): Store => {
-      const store = make();
+    const fresh = async (): Promise<Store> => {
+      const store = await make();
       opened.push(store);
       return store;
     };
 
     it('stores and streams records in seq order; upToSeq stops after that seq', async () => {
-      const store = fresh();
+      const store = await fresh();
       const id = newConversationId();
       await commitOk(store, id, logRecords(id, 3));
       await commitOk(store, id, bodyRecords(3, 6));
@@ -64,7 +66,7 @@ for (const [name, make] of stores) {
     });
 
     it('enforces seq continuity: a commit not starting at the next seq fails with seq_mismatch and adds nothing', async () => {
-      const store = fresh();
+      const store = await fresh();
       const id = await created(store, 3);
       for (const records of [bodyRecords(4, 5), bodyRecords(2, 3), [metaRecord(id)]]) {
         const outcome = failure((await store.commit([{ conversationId: id, records }], SYNC))[0]);
@@ -77,7 +79,7 @@ for (const [name, make] of stores) {
     });
 
     it('fails records for an unknown conversation that do not start with session_meta', async () => {
-      const store = fresh();
+      const store = await fresh();
       const id = newConversationId();
       const outcome = failure((await store.commit([{ conversationId: id, records: bodyRecords(1, 1) }], SYNC))[0]);
       expect(outcome.error.code).toBe('session_not_found');
@@ -85,7 +87,7 @@ for (const [name, make] of stores) {
     });
 
     it('commits several conversations in one call, one outcome each in entry order', async () => {
-      const store = fresh();
+      const store = await fresh();
       const [a, b, c] = newIds(3) as [string, string, string];
       await created(store, 2, b);
       const outcomes = await store.commit(
@@ -106,7 +108,7 @@ for (const [name, make] of stores) {
     });
 
     it('lists newest first and pages exactly through conversations created in one millisecond', async () => {
-      const store = fresh();
+      const store = await fresh();
       vi.useFakeTimers({ toFake: ['Date'] });
       let ids: string[];
       try {
@@ -132,7 +134,7 @@ for (const [name, make] of stores) {
     });
 
     it('filters by name and metadata', async () => {
-      const store = fresh();
+      const store = await fresh();
       const a = await created(store, 1, newConversationId(), { name: 'Alpha Build', metadata: { team: 'core', n: 1 } });
       const b = await created(store, 1, newConversationId(), { name: 'beta build', metadata: { team: 'web', n: 1 } });
       expect(await listIds(store, { name: 'BUILD' })).toEqual([b, a]);
@@ -143,7 +145,7 @@ for (const [name, make] of stores) {
     });
 
     it('rejects an invalid limit or cursor with InvalidOpError naming the field', async () => {
-      const store = fresh();
+      const store = await fresh();
       for (const [query, field] of [
         [{ limit: 0 }, 'limit'],
         [{ limit: 1001 }, 'limit'],
@@ -158,7 +160,7 @@ for (const [name, make] of stores) {
     });
 
     it('archives and unarchives: listed apart, still readable', async () => {
-      const store = fresh();
+      const store = await fresh();
       const id = await created(store, 2);
       const other = await created(store, 1);
       await store.archive(id);
@@ -176,7 +178,7 @@ for (const [name, make] of stores) {
     });
 
     it('deletes for good: read then throws SessionNotFoundError', async () => {
-      const store = fresh();
+      const store = await fresh();
       const id = await created(store, 2);
       await store.delete(id);
       expect(await store.exists(id)).toBe(false);
@@ -186,7 +188,7 @@ for (const [name, make] of stores) {
     });
 
     it('throws SessionNotFoundError for an unknown conversation', async () => {
-      const store = fresh();
+      const store = await fresh();
       const id = newConversationId();
       for (const op of [() => collect(store.read(id)), () => store.summary(id), () => store.archive(id), () => store.unarchive(id), () => store.delete(id)]) {
         const err = await rejectionOf(op());
@@ -196,7 +198,7 @@ for (const [name, make] of stores) {
     });
 
     it('rejects invalid ids with InvalidIdError, and fails commits to them with invalid_id', async () => {
-      const store = fresh();
+      const store = await fresh();
       for (const id of ['../etc/passwd', '', 'not-an-id']) {
         for (const op of [() => collect(store.read(id)), () => store.exists(id), () => store.summary(id), () => store.archive(id), () => store.delete(id)]) {
           expect(await rejectionOf(op())).toBeInstanceOf(InvalidIdError);
