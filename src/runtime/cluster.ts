@@ -95,7 +95,7 @@ export class ClusterNode {
   }
 
   /** Follow the growth of a conversation's log on every node (see `ClusterLink.follow`). */
-  follow(conversationId: string, listener: (lastSeq: number) => void): () => void {
+  follow(conversationId: string, listener: (lastSeq: number | null) => void): () => void {
     return this.#o.link.follow(conversationId, listener);
   }
 

@@ -45,7 +45,8 @@ export class RemoteFollower {
   start(): void {
     if (this.#unfollow || this.#stopped) return;
     this.#unfollow = this.#o.cluster.follow(this.#o.id, (lastSeq) => {
-      if (lastSeq >= this.fold.nextSeq) void this.catchUp();
+      // null: following is in place (or news may have been missed): read what was committed.
+      if (lastSeq === null || lastSeq >= this.fold.nextSeq) void this.catchUp();
     });
     // What was committed before the follow began.
     void this.catchUp();

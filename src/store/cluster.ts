@@ -66,8 +66,9 @@ export interface ClusterLink {
   onMessage(listener: (message: NodeMessage) => void): () => void;
   /**
    * Listen to the growth of conversation `id`'s log: `listener(lastSeq)` after a commit that
-   * wrote up to `lastSeq`, on any node (possibly late or coalesced: read the log to catch up).
-   * Returns the unsubscribe function.
+   * wrote up to `lastSeq`, on any node (possibly late or coalesced: read the log to catch up),
+   * and `listener(null)` once following is in place and whenever news may have been missed (a
+   * reconnection): read the log to catch up. Returns the unsubscribe function.
    */
-  follow(id: string, listener: (lastSeq: number) => void): () => void;
+  follow(id: string, listener: (lastSeq: number | null) => void): () => void;
 }

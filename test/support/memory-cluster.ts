@@ -24,7 +24,7 @@ export class MemoryCluster {
   /** The cluster's clock (ms); leases expire by it. */
   now = 0;
   readonly #inboxes = new Map<string, Set<(m: NodeMessage) => void>>();
-  readonly #followers = new Map<string, Set<(seq: number) => void>>();
+  readonly #followers = new Map<string, Set<(seq: number | null) => void>>();
   readonly #cut = new Set<string>();
   /** Replies to drop before delivering again (a lost message). */
   dropReplies = 0;
@@ -76,10 +76,11 @@ export class MemoryCluster {
     return () => set.delete(listener);
   }
 
-  follow(id: string, listener: (seq: number) => void): () => void {
+  follow(id: string, listener: (seq: number | null) => void): () => void {
     let set = this.#followers.get(id);
     if (!set) this.#followers.set(id, (set = new Set()));
     set.add(listener);
+    setImmediate(() => listener(null));
     return () => set.delete(listener);
   }
 

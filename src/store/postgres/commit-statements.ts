@@ -2,8 +2,9 @@
  * The statements of the Postgres store's group commit (see `commit.ts`), built once per store
  * (they are prepared once per connection), and their parameters for an entry or a batch:
  *
- * - `state`: the leases this node holds, checked and locked, the leases it takes, and each
- *   conversation's `next_seq`, for every conversation of a commit at once;
+ * - `state`: the leases this node holds, checked and locked, the leases it takes, each
+ *   conversation's `next_seq` and whether another node follows it, for every conversation of a
+ *   commit at once;
  * - `batch`: every entry of a commit in one statement: conversations created or advanced
  *   (only where `next_seq` still is the entry's first `seq`), their records and messages;
  * - `append` and `create`: the same for one entry, run under a savepoint each when the batch
@@ -95,7 +96,8 @@ export class CommitStatements {
     // $1 every id, $2 the ids to take ($3 node, $4 ttl, $5 pid, $6 host), $7 the ids held.
     this.#state = `WITH acq AS (${takeSql(db, 2)}),
       mine AS (SELECT conversation_id, epoch FROM ${leases} WHERE conversation_id = ANY($7::text[]) AND owner_node = $3 ORDER BY conversation_id FOR UPDATE)
-      SELECT w.id, acq.epoch AS acquired, mine.epoch AS held, l.owner_node, l.pid, l.host, l.since, c.next_seq
+      SELECT w.id, acq.epoch AS acquired, mine.epoch AS held, l.owner_node, l.pid, l.host, l.since, c.next_seq,
+        EXISTS (SELECT 1 FROM ${db.table('follows')} AS f WHERE f.conversation_id = w.id AND f.expires_at > now()) AS followed
       FROM unnest($1::text[]) AS w(id)
       LEFT JOIN acq ON acq.conversation_id = w.id
       LEFT JOIN mine ON mine.conversation_id = w.id

@@ -19,6 +19,8 @@
  * 4. COMMIT: for durability `sync` with the server's `synchronous_commit`, so it is
  *    acknowledged once flushed; `batched` and `none` set `synchronous_commit = off` for this
  *    transaction (the server flushes it within `wal_writer_delay`; `fsyncIntervalMs` is not used).
+ *    Conversations another node follows are told with the COMMIT, in the same round trip
+ *    (`pg_notify` in the transaction: a follower hears only of committed records).
  */
 import type pg from 'pg';
 import { SessionLockedError } from '../../errors.js';
@@ -47,6 +49,8 @@ interface StateRow extends HolderRow {
   readonly acquired: string | null;
   readonly held: string | null;
   readonly next_seq: string | null;
+  /** Another node follows the conversation: the commit tells it (`NOTIFY`). */
+  readonly followed: boolean;
 }
 
 /** What a write statement returns per conversation. */
@@ -69,11 +73,14 @@ export class GroupCommit {
   readonly #db: Database;
   readonly #leases: Leases;
   readonly #sql: CommitStatements;
+  readonly #notify: (written: ReadonlyMap<string, number>) => string;
 
-  constructor(db: Database, leases: Leases) {
+  /** @param notify the SQL telling followers what a commit wrote (conversation id → last seq), run in its transaction. */
+  constructor(db: Database, leases: Leases, notify: (written: ReadonlyMap<string, number>) => string = () => '') {
     this.#db = db;
     this.#leases = leases;
     this.#sql = new CommitStatements(db);
+    this.#notify = notify;
   }
 
   /**
@@ -171,7 +178,16 @@ export class GroupCommit {
       } else {
         aborted = await this.#oneByOne(client, writes, outcomes);
       }
-      await client.query(aborted ? 'ROLLBACK' : 'COMMIT');
+      // Followed conversations written: their followers are told in this transaction (so only of what is committed).
+      const followed = new Map<string, number>();
+      if (!aborted) {
+        for (const write of writes) {
+          const outcome = outcomes[write.index];
+          if (state.get(write.id)?.followed && outcome?.ok) followed.set(write.id, Math.max(followed.get(write.id) ?? -1, outcome.lastSeq));
+        }
+      }
+      const notify = followed.size > 0 ? this.#notify(followed) : '';
+      await client.query(aborted ? 'ROLLBACK' : notify === '' ? 'COMMIT' : `${notify}; COMMIT`);
       if (!aborted) for (const [id, epoch] of taken) this.#leases.remember(id, epoch);
       for (const id of lost) this.#leases.lose(id);
       return true;

@@ -49,6 +49,8 @@ export function endpointOf(options: DatabaseOptions): Endpoint {
 /** The pool, the schema and the error wording of one Postgres store. */
 export class Database {
   readonly pool: pg.Pool;
+  /** The pool's settings (for a connection of its own, such as the cluster's `LISTEN` connection). */
+  readonly config: pg.PoolConfig;
   /** The schema's name, as given. */
   readonly schema: string;
   /** Where the pool connects. */
@@ -73,12 +75,13 @@ export class Database {
     this.endpoint = endpointOf(options);
     this.description = `postgres store at ${this.endpoint.host}/${this.endpoint.database} (schema ${options.schema})`;
     this.#migrate = migrate;
-    this.pool = new pg.Pool({
+    this.config = {
       // A host that does not answer fails a query after 10 s instead of hanging it.
       connectionTimeoutMillis: 10_000,
       ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
       ...options.pool,
-    });
+    };
+    this.pool = new pg.Pool(this.config);
     // An idle connection the server closed (a restart): the pool drops it and the next query opens another.
     this.pool.on('error', () => {});
   }

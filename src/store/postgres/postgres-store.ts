@@ -10,7 +10,8 @@
  * - `leases.ts`: the write leases (owner node, epoch, expiry in database time) and their heartbeat;
  * - `reads.ts`: records streamed page by page, checked as the file store checks its lines;
  * - `listing.ts`: listing and summaries with the other stores' cursors and filters;
- * - `history.ts`: the global message history.
+ * - `history.ts`: the global message history;
+ * - `cluster.ts`: the cluster side (owners, messages between nodes, news of followed logs).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,7 @@ import { SessionNotFoundError, StoreError } from '../../errors.js';
 import { assertConversationId } from '../../protocol/ids.js';
 import type { LogRecord } from '../../protocol/records.js';
 import type { CommitEntry, CommitOptions, CommitOutcome, ConversationSummary, ListPage, ListQuery, LogIssue, ReadMode, ReadOptions, Store } from '../store.js';
+import { PostgresCluster } from './cluster.js';
 import { GroupCommit } from './commit.js';
 import { Database } from './database.js';
 import { PostgresHistory } from './history.js';
@@ -54,6 +56,8 @@ export interface PostgresStoreOptions {
   readonly onIssue?: (issue: LogIssue) => void;
   /** Records per page of a read. Default 500. */
   readonly readPageSize?: number;
+  /** Called for failures of the cluster side that have no caller to reject (the `LISTEN` connection dropping, a message that could not be read). */
+  readonly onClusterError?: (error: unknown) => void;
 }
 
 /** A store in PostgreSQL (see the module doc). Make one with `postgresStore(options)` or `new PostgresStore(options)`. */
@@ -64,6 +68,8 @@ export class PostgresStore implements Store {
   readonly nodeId: string;
   /** The global message history, the `history` table; written by `commit`. */
   readonly history: PostgresHistory;
+  /** The cluster side: owners by lease, messages between nodes by `NOTIFY`, news of followed logs. */
+  readonly cluster: PostgresCluster;
   readonly #db: Database;
   readonly #leases: Leases;
   readonly #commit: GroupCommit;
@@ -86,7 +92,8 @@ export class PostgresStore implements Store {
     }
     if (options.onIssue) this.#issueListeners.add(options.onIssue);
     this.#leases = new Leases(this.#db, { nodeId: this.nodeId, ttlMs, renewEveryMs });
-    this.#commit = new GroupCommit(this.#db, this.#leases);
+    this.cluster = new PostgresCluster(this.#db, { nodeId: this.nodeId, leaseTtlMs: ttlMs, renewEveryMs, report: options.onClusterError });
+    this.#commit = new GroupCommit(this.#db, this.#leases, (written) => this.cluster.notifySql(written));
     this.#reads = new LogReads(this.#db, options.mode ?? 'strict', (issue) => this.#report(issue), options.readPageSize ?? READ_PAGE);
     this.history = new PostgresHistory(this.#db);
   }
@@ -246,6 +253,7 @@ export class PostgresStore implements Store {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.cluster.close();
       await this.#leases.releaseAll().catch(() => {});
       await this.#db.pool.end().catch(() => {});
     })();

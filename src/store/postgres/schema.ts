@@ -16,6 +16,9 @@
  *   `epoch` (the fencing token, raised by every new owner), `expires_at` (database time),
  *   and who holds it (`pid`, `host`, `since`).
  * - `history`: the global message history: `id` (a ULID), `session_id`, `ts` (Unix seconds), `text`.
+ * - `follows`: which node follows which conversation another node owns (`expires_at`, renewed
+ *   as leases are): a commit tells the log's growth (`NOTIFY`) only for followed conversations.
+ * - `inbox`: messages between nodes too long for a `NOTIFY` payload, taken by their `to_node`.
  */
 import { StoreError } from '../../errors.js';
 import type { Database } from './database.js';
@@ -74,6 +77,25 @@ export const MIGRATIONS: readonly Migration[] = [
         text text NOT NULL
       );
       CREATE INDEX history_by_session ON ${t('history')} (session_id, id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'follows and inbox of a cluster of nodes',
+    sql: (t) => `
+      CREATE TABLE ${t('follows')} (
+        conversation_id text COLLATE "C" NOT NULL,
+        node text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (conversation_id, node)
+      );
+      CREATE TABLE ${t('inbox')} (
+        id bigserial PRIMARY KEY,
+        to_node text NOT NULL,
+        payload text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX inbox_by_node ON ${t('inbox')} (to_node, id);
     `,
   },
 ];
