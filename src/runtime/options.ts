@@ -48,6 +48,12 @@ export interface RuntimeOptions {
   /** Shard supervisors conversations are spread over (default 512). */
   readonly shards?: number;
   /**
+   * This runtime as a node of the cluster sharing its store (a store with a `cluster` side,
+   * `postgresStore`): `id` names it in lease rows and messages (default: the store's own id,
+   * `<hostname>-<pid>-<random>`). Give it here or as the store's `nodeId`, not both differently.
+   */
+  readonly node?: { readonly id?: string };
+  /**
    * The clock the actor system runs on (XState's `clock` option with `now()`): record times,
    * passivation and restart timers. Default: the wall clock. Tests pass XState's `SimulatedClock`.
    */

@@ -97,6 +97,13 @@ export class Runtime {
         ...(options.readMode ? { mode: options.readMode } : {}),
         ...(options.history ? { history: options.history } : {}),
       });
+    const nodeId = options.node?.id;
+    if (nodeId !== undefined) {
+      if (!this.store.assignNodeId) {
+        throw new InvalidOpError([{ path: ['node', 'id'], message: `${this.store.description} is not shared by a cluster of nodes (use postgresStore)` }], 'runtime options');
+      }
+      this.store.assignNodeId(nodeId);
+    }
     this.store.watchIssues?.((issue) => this.#logIssue(issue));
     // Another node or process took a conversation over: it stops here, writing nothing more.
     this.store.watchLeases?.((id) => this.#registry.get(id)?.leaseLost(new LeaseLostError(id, null)));
@@ -430,6 +437,11 @@ export class Runtime {
   /** The conversation with this id, if the runtime has a handle for it (active, dormant or passivated). */
   get(id: string): Conversation | undefined {
     return this.#registry.get(id.toUpperCase());
+  }
+
+  /** This runtime's node id in the cluster sharing its store; null when its store is not shared. */
+  get nodeId(): string | null {
+    return this.store.cluster?.nodeId ?? null;
   }
 
   /** Conversations the runtime holds now: active, dormant, or being brought back (passivated ones are not held). */

@@ -131,6 +131,11 @@ export interface Store extends LogSource {
    * it is a node of that cluster: it routes ops for conversations other nodes own.
    */
   readonly cluster?: ClusterLink;
+  /**
+   * Name this node of the cluster (before the store is used): the runtime's `node.id`.
+   * @throws {StoreError} once the store was used, or for an invalid id.
+   */
+  assignNodeId?(id: string): void;
   /** Rebuild derived data (the listing index) from the logs, when the store keeps any. */
   reindex?(): Promise<void>;
   /** Flush and release everything. */

@@ -127,3 +127,19 @@ describe('a cluster of nodes on PostgreSQL', () => {
     expect(lease[0]?.owner_node).toBe('node-b');
   });
 });
+
+describe('naming a node', () => {
+  it('takes the node id from createRuntime({ node }) before the store is used, and refuses it after', async () => {
+    const schema = freshSchema();
+    const store = postgresTestStore({ schema });
+    const rt = createRuntime({ store, node: { id: 'named-node' }, passivateAfterMs: 0 });
+    runtimes.push(rt);
+    expect(rt.nodeId).toBe('named-node');
+    const convo = await rt.start();
+    const lease = await adminQuery<{ owner_node: string }>(`SELECT owner_node FROM "${schema}".leases WHERE conversation_id = $1`, [convo.id]);
+    expect(lease[0]?.owner_node).toBe('named-node');
+    expect(() => store.assignNodeId('another')).toThrow(/cannot change once it is used/);
+    expect(() => postgresTestStore({ schema, nodeId: '' })).toThrow(/invalid node id/);
+    expect(() => createRuntime({ node: { id: 'x' }, home: '/nonexistent-colloquy-home' })).toThrow(/not shared by a cluster/);
+  });
+});

@@ -64,15 +64,16 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store {
   /** `postgres store at <host>/<database> (schema <schema>)`, for messages (never the password). */
   readonly description: string;
-  /** This node's id: the owner its leases name. */
-  readonly nodeId: string;
   /** The global message history, the `history` table; written by `commit`. */
   readonly history: PostgresHistory;
-  /** The cluster side: owners by lease, messages between nodes by `NOTIFY`, news of followed logs. */
-  readonly cluster: PostgresCluster;
   readonly #db: Database;
-  readonly #leases: Leases;
-  readonly #commit: GroupCommit;
+  #nodeId: string;
+  #leases!: Leases;
+  #cluster!: PostgresCluster;
+  #commit!: GroupCommit;
+  readonly #timing: { readonly ttlMs: number; readonly renewEveryMs: number; readonly report: ((error: unknown) => void) | undefined };
+  /** Something was asked of the store (its node id is fixed from then on). */
+  #used = false;
   readonly #reads: LogReads;
   readonly #issueListeners = new Set<(issue: LogIssue) => void>();
   #closed: Promise<void> | null = null;
@@ -84,18 +85,50 @@ export class PostgresStore implements Store {
   constructor(options: PostgresStoreOptions = {}) {
     this.#db = new Database({ connectionString: options.connectionString, pool: options.pool, schema: options.schema ?? 'colloquy' }, migrate);
     this.description = this.#db.description;
-    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.#nodeId = options.nodeId === undefined ? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}` : checkedNodeId(options.nodeId, this.description);
     const ttlMs = options.leaseTtlMs ?? 10_000;
     const renewEveryMs = options.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3));
     for (const [name, value] of [['leaseTtlMs', ttlMs], ['renewEveryMs', renewEveryMs]] as const) {
       if (!Number.isFinite(value) || value <= 0) throw new StoreError(`${this.description}: ${name} must be a positive number of ms, got ${value}`);
     }
     if (options.onIssue) this.#issueListeners.add(options.onIssue);
-    this.#leases = new Leases(this.#db, { nodeId: this.nodeId, ttlMs, renewEveryMs });
-    this.cluster = new PostgresCluster(this.#db, { nodeId: this.nodeId, leaseTtlMs: ttlMs, renewEveryMs, report: options.onClusterError });
-    this.#commit = new GroupCommit(this.#db, this.#leases, (written) => this.cluster.notifySql(written));
+    this.#timing = { ttlMs, renewEveryMs, report: options.onClusterError };
+    this.#bind();
     this.#reads = new LogReads(this.#db, options.mode ?? 'strict', (issue) => this.#report(issue), options.readPageSize ?? READ_PAGE);
     this.history = new PostgresHistory(this.#db);
+  }
+
+  /** The leases, the cluster side and the commit of this node. */
+  #bind(): void {
+    const { ttlMs, renewEveryMs, report } = this.#timing;
+    this.#leases = new Leases(this.#db, { nodeId: this.#nodeId, ttlMs, renewEveryMs });
+    this.#cluster = new PostgresCluster(this.#db, { nodeId: this.#nodeId, leaseTtlMs: ttlMs, renewEveryMs, report });
+    this.#commit = new GroupCommit(this.#db, this.#leases, (written) => this.#cluster.notifySql(written));
+  }
+
+  /** This node's id: the owner its leases name. */
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** The cluster side: owners by lease, messages between nodes by `NOTIFY`, news of followed logs. Reading it fixes the node id. */
+  get cluster(): PostgresCluster {
+    this.#used = true;
+    return this.#cluster;
+  }
+
+  /**
+   * Name this node (as `nodeId` does), before anything is asked of the store: the runtime's
+   * `node.id` option.
+   * @throws {StoreError} once the store was used, or for an id that is empty, longer than 200
+   *   characters or holds control characters.
+   */
+  assignNodeId(id: string): void {
+    const checked = checkedNodeId(id, this.description);
+    if (checked === this.#nodeId) return;
+    if (this.#used) throw new StoreError(`${this.description}: its node id (${this.#nodeId}) cannot change once it is used; give the id to postgresStore({ nodeId }) or to createRuntime({ node: { id } }), not both`);
+    this.#nodeId = checked;
+    this.#bind();
   }
 
   /** Connect and migrate the schema now rather than at the first operation. @throws {StoreError} */
@@ -105,6 +138,7 @@ export class PostgresStore implements Store {
   }
 
   #open(): void {
+    this.#used = true;
     if (this.#closed) throw new StoreError(`${this.description} is closed`);
   }
 
@@ -253,12 +287,20 @@ export class PostgresStore implements Store {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.cluster.close();
+      await this.#cluster.close();
       await this.#leases.releaseAll().catch(() => {});
       await this.#db.pool.end().catch(() => {});
     })();
     return this.#closed;
   }
+}
+
+/** A node id as lease rows and channels take it: 1–200 characters, no control characters. */
+function checkedNodeId(id: string, where: string): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 200 || /[\u0000-\u001f\u007f]/.test(id)) {
+    throw new StoreError(`${where}: invalid node id ${JSON.stringify(String(id).slice(0, 64))}: expected 1 to 200 characters, without control characters`, { code: 'invalid_node_id' });
+  }
+  return id;
 }
 
 /** A `PostgresStore` (see `PostgresStoreOptions`); nothing is connected until its first operation. @throws {StoreError} for invalid options. */
