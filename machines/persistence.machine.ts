@@ -189,9 +189,11 @@ export const persistenceMachine = setup({
           target: 'settling',
           actions: enqueueActions(({ context, event, enqueue }) => {
             // The commit actor itself failed: nothing of the batch is known to be durable.
+            // Its code when it has one (`store_unavailable` for a database gone, say).
+            const code = (event.error as { code?: unknown } | null)?.code;
             const error: PersistFailure = {
               message: event.error instanceof Error ? event.error.message : String(event.error),
-              code: 'store_error',
+              code: typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : 'store_error',
             };
             const all = [...context.batch, ...drain(context.pending)];
             const parked: Record<string, AppendRequest[]> = { ...context.parked } as Record<string, AppendRequest[]>;

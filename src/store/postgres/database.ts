@@ -146,11 +146,23 @@ export class Database {
 
   /** A connection of the pool (release it). @throws {StoreError} when the database cannot be reached. */
   async connect(what: string): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (err) {
       throw this.error(err, what);
     }
+    // The server going away while the connection is checked out (a restart) is an `error` event
+    // of the client: without a listener it would crash the process. The query in progress fails.
+    const ignore = (): void => {};
+    client.on('error', ignore);
+    const release = client.release.bind(client);
+    client.release = (broken?: boolean | Error) => {
+      client.off('error', ignore);
+      client.release = release;
+      release(broken);
+    };
+    return client;
   }
 
   /**
@@ -178,6 +190,9 @@ export class Database {
     }
     if (code !== undefined && SERVER_GONE.test(code)) {
       return new StoreError(`the postgres server at ${host}:${port} cannot serve ${this.description} (${message}, SQLSTATE ${code}) while trying to ${what}`, { cause: err, code: 'store_unavailable' });
+    }
+    if (isConnectionError(err)) {
+      return new StoreError(`lost the connection to the postgres server at ${host}:${port} (${message}) while trying to ${what}: check that it is running; the next operation connects again`, { cause: err, code: 'store_unavailable' });
     }
     return new StoreError(`${this.description}: could not ${what}: ${message}${code !== undefined ? ` (SQLSTATE ${code})` : ''}`, { cause: err });
   }
