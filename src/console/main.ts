@@ -29,8 +29,10 @@ interface ListItem {
   readonly archived: boolean;
   readonly model: string;
   readonly resident: boolean;
-  /** `active`, `dormant` or `passivated` while the runtime holds it; null otherwise. */
+  /** `active`, `dormant`, `passivated` or `remote` while the runtime holds it; null otherwise. */
   readonly residency: string | null;
+  /** The node that runs it when it is `remote`. */
+  readonly owner?: string | null;
   readonly state: string | null;
   readonly pendingApprovals: number | null;
 }
@@ -96,8 +98,11 @@ function badge(state: string | null): HTMLElement {
   return h('span', { class: `badge state-${state ?? 'stored'}` }, state ?? 'stored');
 }
 
-/** Where a conversation the runtime holds lives, when its actor is not running: `dormant` or `passivated`. */
-function residencyBadge(residency: string | null | undefined): HTMLElement | string {
+/** Where a conversation the runtime holds lives, when its actor is not running here: `dormant`, `passivated` or `remote` (on `owner`). */
+function residencyBadge(residency: string | null | undefined, owner?: string | null): HTMLElement | string {
+  if (residency === 'remote') {
+    return h('span', { class: 'residency residency-remote', title: `runs on node ${owner ?? '(unknown)'} of the cluster: ops go there, its events come back from its log` }, owner ? `on ${owner}` : 'remote');
+  }
   if (residency !== 'passivated' && residency !== 'dormant') return '';
   return h('span', { class: `residency residency-${residency}`, title: residency === 'passivated' ? 'idle: its actor is stopped; the next use brings it back from its log' : 'started, not used yet: no actor' }, residency);
 }
@@ -264,7 +269,7 @@ class ConsolePage {
         'tr',
         { 'data-id': item.id, 'data-state': state ?? 'stored', class: item.id === this.#selected ? 'selected' : undefined },
         h('td', { class: 'name' }, h('div', {}, item.name ?? h('span', { class: 'muted' }, '(unnamed)')), h('code', { class: 'id' }, item.id)),
-        h('td', { class: 'state' }, badge(state), residencyBadge(item.id === this.#selected && this.#state ? this.#state.residency : item.residency)),
+        h('td', { class: 'state' }, badge(state), item.id === this.#selected && this.#state ? residencyBadge(this.#state.residency, this.#state.owner) : residencyBadge(item.residency, item.owner)),
         h('td', { class: 'updated', title: item.updatedAt }, ago(item.updatedAt)),
         h('td', { class: 'approvals' }, approvals ? h('span', { class: 'count' }, String(approvals)) : approvals === 0 ? '0' : '–'),
       );
@@ -413,6 +418,7 @@ class ConsolePage {
       pendingApprovals: message.pendingApprovals,
       queued: message.queued,
       residency: message.residency,
+      owner: message.owner ?? null,
     };
     this.#state = state;
     if (message.diagram !== undefined && !this.#diagram) this.#diagram = Promise.resolve(message.diagram);

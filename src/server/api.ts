@@ -73,6 +73,7 @@ export function apiRouter(runtime: Runtime, maxBodyBytes: number): Router {
         ...summary,
         resident: open,
         residency: open ? info.residency : null,
+        owner: open ? (info.owner ?? null) : null,
         state: info ? info.state : null,
         pendingApprovals: open ? info.pendingApprovals.length : null,
       };

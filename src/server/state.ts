@@ -25,8 +25,10 @@ export interface ConversationState {
   readonly pendingApprovals: readonly PendingApprovalInfo[];
   /** Inputs queued behind the running turn. */
   readonly queued: number;
-  /** Whether its actor runs (`active`) or it waits in its log (`dormant`, `passivated`), or `closed`. */
+  /** Whether its actor runs (`active`), it waits in its log (`dormant`, `passivated`), another node of the cluster runs it (`remote`), or `closed`. */
   readonly residency: Residency;
+  /** The node that runs it when it is `remote`; null otherwise. */
+  readonly owner: string | null;
 }
 
 interface NodeLike {
@@ -58,6 +60,7 @@ export function conversationState(conversation: Conversation): ConversationState
     pendingApprovals: info.pendingApprovals,
     queued: info.queued,
     residency: info.residency,
+    owner: info.owner ?? null,
   };
 }
 
@@ -70,7 +73,7 @@ function nodeIdsOf(value: unknown, prefix = 'conversation'): string[] {
 
 /** A key that changes whenever what the console shows of a state changes. */
 export function stateKey(state: ConversationState): string {
-  return `${state.status}|${state.residency}|${state.active.join(',')}|${state.turnId ?? ''}|${state.pendingApprovals.map((p) => p.callId).join(',')}|${state.queued}|${state.name ?? ''}`;
+  return `${state.status}|${state.residency}|${state.owner ?? ''}|${state.active.join(',')}|${state.turnId ?? ''}|${state.pendingApprovals.map((p) => p.callId).join(',')}|${state.queued}|${state.name ?? ''}`;
 }
 
 /** The conversation statechart (Mermaid `stateDiagram-v2`) with `active` highlighted. */

@@ -6,7 +6,8 @@
  * other packages come from node_modules) and run in its own Node process, in an empty
  * directory, with `HOME` set to a fresh directory and `COLLOQUY_HOME` to an existing, empty
  * directory in it, `OPENAI_BASE_URL` set to a loopback mock of the Responses and Chat
- * Completions APIs that answers every request with a short text, and `OPENAI_API_KEY=test`.
+ * Completions APIs that answers every request with a short text, `OPENAI_API_KEY=test`, and
+ * `DATABASE_URL` the run's PostgreSQL server (see `test/support/postgres-server.ts`).
  * It must exit with code 0 within 20 s. Blocks are bundled together once and run two at a time.
  *
  * Placeholders in a block are replaced before it runs:
@@ -33,7 +34,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Plugin } from 'esbuild';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMockResponses, type MockResponsesServer } from '../support/mock-responses.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -180,7 +181,16 @@ function runNode(args: readonly string[], options: { cwd: string; env: NodeJS.Pr
 function sampleEnv(home: string, mock: MockResponsesServer): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) if (/^(OPENAI_|CODEX_|COLLOQUY_)/.test(name)) delete env[name];
-  return { ...env, HOME: home, COLLOQUY_HOME: join(home, '.colloquy'), OPENAI_BASE_URL: mock.baseUrl, OPENAI_API_KEY: 'test', NO_COLOR: '1' };
+  return {
+    ...env,
+    HOME: home,
+    COLLOQUY_HOME: join(home, '.colloquy'),
+    OPENAI_BASE_URL: mock.baseUrl,
+    OPENAI_API_KEY: 'test',
+    NO_COLOR: '1',
+    // The run's PostgreSQL server, for samples of the Postgres store and the cluster.
+    DATABASE_URL: inject('postgresUrl'),
+  };
 }
 
 /** Create a conversation of one turn in `colloquyHome` with the local agent; its id. */
