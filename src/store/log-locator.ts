@@ -14,7 +14,7 @@ import { peekRecord, scanBackward } from './reverse.js';
 import { latestName } from './summary.js';
 
 /** A log's file name, `<id>.jsonl`; the id is group 1. */
-export const LOG_FILE = /^([0-9A-HJKMNP-TV-Z]{26})\.jsonl$/;
+export const LOG_FILE = /^([0-7][0-9A-HJKMNP-TV-Z]{25})\.jsonl$/;
 /** Bytes read first for a log's header (grown ×4 while its first line is longer). */
 const HEAD_BYTES = 4 * 1024;
 
