@@ -100,7 +100,7 @@ export class FileStore implements Store {
     const report = (issue: LogIssue): void => this.#report(issue);
     this.#logs = new OpenLogs(this.#fs, options.maxOpenFiles ?? 1024, queue);
     this.#locator = new LogLocator(this.#fs, this.paths, this.#logs.byId, this.description);
-    this.#writer = new LogWriter({ fs: this.#fs, paths: this.paths, leases: this.#leases, logs: this.#logs, locator: this.#locator, queue, report });
+    this.#writer = new LogWriter({ fs: this.#fs, paths: this.paths, leases: this.#leases, logs: this.#logs, locator: this.#locator, queue, report, mode: this.#mode });
     this.#listing = new FileListing({
       fs: this.#fs,
       paths: this.paths,

@@ -10,6 +10,12 @@
  * - Any other bad line fails the read with a `CorruptLogError` naming file and line
  *   (`strict`), or is skipped and reported (`lenient`).
  * - `seq` must start at the log's base and increase by one; gaps and duplicates are bad lines.
+ *   In lenient mode a duplicate is skipped; a record that skips ahead is kept when it looks
+ *   like a hole (the lines skipped since the last record kept could have held the records
+ *   missing, or the next record continues from it), and is otherwise skipped as out of place
+ *   (the log goes on from the `seq` expected before it, or ends there): one stray record can
+ *   neither hide the records after it nor move where appends continue (the writer's tail
+ *   check follows the same reading, see `log-tail.ts`).
  */
 import type * as z from 'zod/mini';
 import { CorruptLogError, formatPath } from '../errors.js';
@@ -82,6 +88,11 @@ export interface LogReadOptions extends ReadOptions {
   readonly expectId?: string;
 }
 
+/** Why a record that skipped ahead was skipped (lenient mode). */
+function outOfPlace(seq: number, expected: number): string {
+  return `seq ${seq} skips ahead (expected ${expected}) and no record continues from it: skipped`;
+}
+
 /**
  * Stream the records of the log at `path`.
  * @throws {CorruptLogError} in strict mode, at the first bad line (not for a torn last line).
@@ -102,6 +113,10 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
     let expected = options.firstSeq;
     let eof = false;
     let first = startOffset === 0;
+    /** A record that skipped ahead of `expected` (lenient mode), held until the next record tells whether it is kept. */
+    let ahead: { record: LogRecord; line: number } | null = null;
+    /** Lines skipped (not records, or duplicates) since the last record kept: records a hole after them may have lost. */
+    let lost = 0;
     // An absolute 1-based line number, for messages.
     const absolute = async (relative: number): Promise<number> =>
       startOffset === 0 ? relative : relative + (options.linesBefore ? await options.linesBefore() : 0);
@@ -110,6 +125,8 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       const nl = buffer.indexOf(NEWLINE, start);
       if (nl === -1 || nl >= end) {
         if (eof) {
+          // A record that skipped ahead and is last: nothing continues from it, so it is out of place.
+          if (ahead !== null && expected !== undefined) report({ kind: 'seq_gap', line: ahead.line, detail: outOfPlace(ahead.record.seq, expected) });
           if (end > start) {
             report({ kind: 'torn_tail', line: await absolute(lineNo + 1), detail: `${end - start} bytes after the last newline` });
           }
@@ -146,6 +163,7 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       if ('reason' in parsed) {
         if (strict) throw new CorruptLogError(path, await absolute(lineNo), parsed.reason);
         report({ kind: 'bad_line', line: await absolute(lineNo), detail: parsed.reason });
+        lost++;
         continue;
       }
       const record = parsed.record;
@@ -160,15 +178,41 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
         report({ kind: 'bad_line', line: lineNo, detail: reason });
       }
       if (expected === undefined) expected = record.seq;
+      if (ahead !== null) {
+        // The record after one that skipped ahead decides it: kept if this one continues from it.
+        const held = ahead;
+        ahead = null;
+        if (record.seq === held.record.seq + 1) {
+          report({ kind: 'seq_gap', line: held.line, detail: `seq ${held.record.seq} skips ahead (expected ${expected})` });
+          expected = held.record.seq + 1;
+          lost = 0;
+          if (held.record.seq > upTo) return;
+          yield held.record;
+          if (held.record.seq === upTo) return;
+        } else {
+          report({ kind: 'seq_gap', line: held.line, detail: outOfPlace(held.record.seq, expected) });
+        }
+      }
       if (record.seq !== expected) {
         const duplicate = record.seq < expected;
         const reason = duplicate
           ? `seq ${record.seq} repeats (expected ${expected})`
           : `seq ${record.seq} skips ahead (expected ${expected})`;
         if (strict) throw new CorruptLogError(path, await absolute(lineNo), reason);
-        report({ kind: duplicate ? 'seq_duplicate' : 'seq_gap', line: await absolute(lineNo), detail: reason });
-        if (duplicate) continue;
+        if (duplicate) {
+          report({ kind: 'seq_duplicate', line: await absolute(lineNo), detail: reason });
+          lost++;
+          continue;
+        }
+        if (record.seq - expected > lost) {
+          // More records missing than lines skipped since the last one kept: wait for the next record.
+          ahead = { record, line: await absolute(lineNo) };
+          continue;
+        }
+        // The lines skipped since the last record kept held the missing records: a hole.
+        report({ kind: 'seq_gap', line: await absolute(lineNo), detail: reason });
       }
+      lost = 0;
       expected = record.seq + 1;
       if (record.seq > upTo) return;
       yield record;

@@ -19,7 +19,7 @@ import type { LogLocator } from './log-locator.js';
 import { checkTail } from './log-tail.js';
 import type { OpenLog, OpenLogs } from './open-logs.js';
 import { DIR_MODE, type StorePaths } from './paths.js';
-import type { CommitEntry, CommitOptions, CommitOutcome, LogIssue } from './store.js';
+import type { CommitEntry, CommitOptions, CommitOutcome, LogIssue, ReadMode } from './store.js';
 
 /** What a `LogWriter` works with: the store's file system, layout, leases, open logs and I/O queue. */
 export interface LogWriterOptions {
@@ -31,6 +31,8 @@ export interface LogWriterOptions {
   readonly queue: PQueue;
   /** Where torn tails repaired before an append are reported. */
   readonly report: (issue: LogIssue) => void;
+  /** The store's read mode, which the tail check follows (see `checkTail`). Default `strict`. */
+  readonly mode?: ReadMode;
 }
 
 /**
@@ -53,8 +55,10 @@ export class LogWriter {
   readonly #locator: LogLocator;
   readonly #queue: PQueue;
   readonly #report: (issue: LogIssue) => void;
+  readonly #mode: ReadMode;
 
   constructor(options: LogWriterOptions) {
+    this.#mode = options.mode ?? 'strict';
     this.#fs = options.fs;
     this.#paths = options.paths;
     this.#leases = options.leases;
@@ -197,7 +201,7 @@ export class LogWriter {
     const { path, archived } = await this.#locator.locate(id);
     const fd = await this.#logs.openFd(path, APPEND_FLAGS);
     try {
-      const { size, nextSeq } = await checkTail(this.#fs, fd, path, this.#report);
+      const { size, nextSeq } = await checkTail(this.#fs, fd, path, this.#report, { nextSeq: first.seq, mode: this.#mode });
       const writer: OpenLog = { id, fd, path, archived, size, nextSeq, busy: 0, dirty: false, failure: null };
       this.#logs.add(writer);
       return writer;
