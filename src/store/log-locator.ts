@@ -98,6 +98,32 @@ export async function readHead(fs: FileSystem, path: string): Promise<LogRecord>
 }
 
 /**
+ * Whether the log at `path` never got its header: it is empty, or holds no complete line (its
+ * first write was cut short). Such a log is no conversation: a crash while it was created.
+ * `false` when it does not exist.
+ */
+export async function headerless(fs: FileSystem, path: string): Promise<boolean> {
+  let fd: number;
+  try {
+    fd = await fs.open(path, READ_FLAGS);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(HEAD_BYTES);
+    for (let position = 0; ; ) {
+      const n = await fs.read(fd, buffer, 0, buffer.length, position);
+      if (n === 0) return true;
+      if (buffer.subarray(0, n).includes(0x0a)) return false;
+      position += n;
+    }
+  } finally {
+    await fs.close(fd).catch(() => {});
+  }
+}
+
+/**
  * Where the record with `seq` starts (byte offset) and the `seq` found there, read backwards
  * from the end; `null` when the log's records start after it (read it from its start then).
  */
