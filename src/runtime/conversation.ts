@@ -97,6 +97,7 @@ export class Conversation extends ConversationCore {
       dispatch: (op, submissionId) => this.dispatch(op, submissionId),
       runningTurnId: () => this.runningTurnId(),
       interrupt: () => this.interrupt(),
+      errorCode: () => this.info().error?.code,
     };
   }
 

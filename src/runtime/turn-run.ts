@@ -38,6 +38,14 @@ export interface TurnRunHost {
   /** The id of the turn running now, if any. */
   runningTurnId(): string | null;
   interrupt(): Promise<void>;
+  /** The code of the conversation's error when it is in `error` (a store failure's: `store_error`, `lease_lost`…). */
+  errorCode(): string | undefined;
+}
+
+/** The code a failed store write gives the error a turn's promise rejects with (`lease_lost`…; default `store_error`). */
+function storeCode(host: TurnRunHost): { code?: string } {
+  const code = host.errorCode();
+  return code !== undefined ? { code } : {};
 }
 
 /**
@@ -83,7 +91,7 @@ export function runTurn(
         return;
       } else if (event.type === 'error') {
         cleanup();
-        fail(new StoreError(`${event.message} (the input is kept and runs after retry)`));
+        fail(new StoreError(`${event.message} (the input is kept and runs after retry)`, storeCode(host)));
         return;
       } else return;
       if (signal?.aborted) onAbort();
@@ -94,7 +102,7 @@ export function runTurn(
       case 'error':
         // The log could not be written: the turn is interrupted and its end is not durable.
         cleanup();
-        fail(new StoreError(`${event.message}; retry runs the turn again`));
+        fail(new StoreError(`${event.message}; retry runs the turn again`, storeCode(host)));
         return;
       case 'item.completed':
         collected.push(event.item);

@@ -179,3 +179,30 @@ describe('lenient mode and a record out of sequence', () => {
     });
   }
 });
+
+describe('a conversation whose lease another process took over', () => {
+  it('fails its next write with code lease_lost: the turn rejects with it and the conversation is in error with it', async () => {
+    const home = await tempHome();
+    const rt = runtime({ home });
+    const convo = await rt.start();
+    await convo.run('one');
+    const lease = `${home}/leases/${convo.id}.lease`;
+    const { renameSync, writeFileSync } = await import('node:fs');
+    writeFileSync(`${lease}.new`, JSON.stringify({ pid: 4242, host: 'elsewhere.example', since: new Date().toISOString(), token: 9 }));
+    renameSync(`${lease}.new`, lease);
+    const path = new FileStore({ home }).paths.log(convo.id, false);
+    const before = readFileSync(path);
+    const err = await convo.run('two').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe('lease_lost');
+    expect(convo.info().error).toMatchObject({ kind: 'store', code: 'lease_lost' });
+    expect(readFileSync(path)).toEqual(before);
+    // Once the other process is gone and the lease is taken again (as a resume does), retry writes.
+    const { unlinkSync } = await import('node:fs');
+    unlinkSync(lease);
+    await rt.store.acquire(convo.id);
+    const done = next(convo, 'turn.completed');
+    await convo.retry();
+    expect((await done).type).toBe('turn.completed');
+  });
+});
