@@ -77,6 +77,16 @@ describe('file store home permissions', () => {
   });
 });
 
+it('refuses a shared directory (sticky bit, as /tmp) as a home rather than tightening it', async () => {
+  const home = join(tempDir(), 'shared');
+  fs.mkdirSync(home);
+  fs.chmodSync(home, 0o1777);
+  const err = await store(home).store.list().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(StoreError);
+  expect((err as StoreError).message).toMatch(/shared by every user/);
+  expect(fs.statSync(home).mode & 0o7777).toBe(0o1777);
+});
+
 describe('a writer that lost its lease', () => {
   for (const how of ['taken over by another host', 'taken over by a process that is gone', 'removed'] as const) {
     it(`gets lease_lost on every commit (${how}), writes nothing, and takes it back only when asked`, async () => {
