@@ -25,7 +25,8 @@ export type CommitOutcome =
 export interface LogIssue {
   /**
    * `torn_tail`, `bad_line` (skipped), `seq_gap`, `seq_duplicate` (skipped), `bom` (skipped
-   * mark), `bad_header` (a header naming another conversation than its log, kept).
+   * mark), `bad_header` (a header naming another conversation than its log, kept; or a log
+   * whose header never became durable, a crash while it was created: no conversation, removed).
    */
   readonly kind: 'torn_tail' | 'bad_line' | 'seq_gap' | 'seq_duplicate' | 'bom' | 'bad_header';
   /** Where: a file path for the file store; any store's own description of the log otherwise. */

@@ -6,8 +6,13 @@ import { randomFillSync } from 'node:crypto';
 import { decodeTime, monotonicFactory } from 'ulid';
 import { InvalidIdError } from '../errors.js';
 
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-const ULID_ANY_CASE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
+/**
+ * 26 Crockford base-32 characters whose first is 0–7: a ULID's time is 48 bits, and 26
+ * characters hold 130, so an id led by 8–Z would encode a time past the largest a ULID has
+ * (the `ulid` package refuses to decode it).
+ */
+const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+const ULID_ANY_CASE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/i;
 
 /**
  * Cryptographic randomness drawn from a pool, a block at a time: the default ULID generator
@@ -53,7 +58,15 @@ export function assertConversationId(value: string): string {
   return value.toUpperCase();
 }
 
-/** The creation time encoded in a conversation id (ms since the epoch). */
+/**
+ * The creation time encoded in a conversation id (ms since the epoch).
+ * @throws {InvalidIdError} when `id` is not a ULID.
+ */
 export function idTime(id: string): number {
-  return decodeTime(id);
+  const canonical = assertConversationId(id);
+  try {
+    return decodeTime(canonical);
+  } catch {
+    throw new InvalidIdError(canonical);
+  }
 }

@@ -543,7 +543,7 @@ export abstract class ConversationCore implements TurnHost {
       pendingApprovals: this.pendingApprovals,
       queued: this.#residency === 'remote' ? (this.#fold?.pendingInput().length ?? 0) : (ctx?.queue.length ?? 0),
       usage: ctx?.usage ?? this.#fold?.usage ?? { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_output_tokens: 0 },
-      error: ctx?.error ? { kind: ctx.error.kind, message: ctx.error.message } : null,
+      error: ctx?.error ? { kind: ctx.error.kind, message: ctx.error.message, code: ctx.error.code } : null,
     };
   }
 

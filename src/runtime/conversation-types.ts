@@ -43,7 +43,8 @@ export interface ConversationInfo {
   readonly pendingApprovals: readonly PendingApprovalInfo[];
   readonly queued: number;
   readonly usage: Usage;
-  readonly error: { readonly kind: string; readonly message: string } | null;
+  /** Why the conversation is in `error`: a failed turn or store write, its message and code (`store_error`, `lease_lost`, …). */
+  readonly error: { readonly kind: string; readonly message: string; readonly code: string } | null;
 }
 
 /** A subscriber to a conversation's events. */

@@ -274,11 +274,12 @@ export class Runtime {
    */
   async start(options: StartOptions = {}): Promise<Conversation> {
     this.#open();
+    // Validated first: `null` or a non-object (a JSON body of `null`) is an InvalidOpError too.
+    const o = parseOrThrow(StartOptionsSchema, options, 'start options');
     // A parsed object drops an own `__proto__` key: refused, so metadata is never silently lost.
     if (options.metadata && Object.hasOwn(options.metadata, '__proto__')) {
       throw new InvalidOpError([{ path: ['metadata', '__proto__'], message: 'a metadata key cannot be "__proto__"' }], 'start options');
     }
-    const o = parseOrThrow(StartOptionsSchema, options, 'start options');
     const defaults = this.#options.defaults ?? {};
     const id = newConversationId();
     const config: ConversationConfig = {

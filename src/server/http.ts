@@ -68,6 +68,20 @@ export function describeError(err: unknown): { status: number; body: { code: str
   return { status: statusOfCode(code), body: { code, message, ...(issues ? { issues } : {}) } };
 }
 
+/**
+ * The URL of a request. A path is taken as a path even when it starts with `//` (which
+ * `new URL(path, base)` would read as a host).
+ * @throws {HttpError} 400 (`invalid_query`) when the request target is not a URL.
+ */
+export function requestUrl(req: IncomingMessage): URL {
+  const target = req.url ?? '/';
+  try {
+    return target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target, 'http://localhost');
+  } catch {
+    throw new HttpError(400, 'invalid_query', `the request target is not a URL: ${JSON.stringify(target.slice(0, 200))}`);
+  }
+}
+
 /** Reply with JSON. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = body === undefined ? '' : JSON.stringify(body);

@@ -20,7 +20,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { CONSOLE_FILES, CONSOLE_PAGE_HEADERS, findAssets, sendAsset } from './assets.js';
 import { cookieName, credentialsOf, newToken, tokenMatches } from './auth.js';
 import { apiRouter } from './api.js';
-import { describeError, HttpError, sendJson } from './http.js';
+import { describeError, HttpError, requestUrl, sendJson } from './http.js';
 import { ClientSession } from './socket.js';
 
 export type { ClientMessage, ErrorMessage, EventMessage, HelloMessage, RuntimeMessage, ServerMessage, StateMessage, SubmittedMessage, UnsubscribedMessage } from './messages.js';
@@ -145,7 +145,7 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       if (!hostAllowed(req)) throw new HttpError(421, 'misdirected_request', `this server does not answer for host ${JSON.stringify(req.headers.host ?? '')}`);
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req);
       const method = req.method ?? 'GET';
       const path = url.pathname;
       if (method === 'GET' && path !== '/' && path !== '/index.html' && !path.startsWith('/api/')) {
@@ -191,8 +191,13 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
   };
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://localhost');
     if (!hostAllowed(req)) return refuse(socket, 421, 'Misdirected Request');
+    let url: URL;
+    try {
+      url = requestUrl(req);
+    } catch {
+      return refuse(socket, 400, 'Bad Request');
+    }
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not Found');
     if (!authorized(req, url)) return refuse(socket, 401, 'Unauthorized');
     if (foreignOrigin(req)) return refuse(socket, 403, 'Forbidden');

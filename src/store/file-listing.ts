@@ -27,6 +27,11 @@ export interface FileListingOptions {
   readonly report: (issue: LogIssue) => void;
   /** The store's description, for `SessionNotFoundError`. */
   readonly store: string;
+  /**
+   * Whether the log at `path` never got its header (no conversation: a crash while it was
+   * created), removing it when no live writer is creating it.
+   */
+  readonly discardHeaderless: (id: string, path: string) => Promise<boolean>;
 }
 
 /** Listing of a file store's conversations, and the index updates of its commits. */
@@ -38,6 +43,9 @@ export class FileListing {
   readonly #open: ReadonlyMap<string, unknown>;
   readonly #report: (issue: LogIssue) => void;
   readonly #store: string;
+  readonly #discardHeaderless: (id: string, path: string) => Promise<boolean>;
+  /** Conversations whose log was seen with its header (checked once per process). */
+  readonly #headed = new Set<string>();
   /** When each conversation's update time was last written to the index (ms). */
   readonly #indexed = new Map<string, number>();
   /** When this process last appended to each conversation (ms): exact, unlike the index's. */
@@ -51,6 +59,7 @@ export class FileListing {
     this.#open = options.open;
     this.#report = options.report;
     this.#store = options.store;
+    this.#discardHeaderless = options.discardHeaderless;
   }
 
   // ——— index updates of commits ———
@@ -209,16 +218,23 @@ export class FileListing {
     return { summary: { ...listed.summary, updatedAt: new Date(mine).toISOString() }, updatedMs: mine };
   }
 
-  /** The ids of listed conversations whose log is gone. */
+  /**
+   * The ids of listed conversations whose log is gone, or never got its header (a crash while it
+   * was created: no conversation, removed as it is met).
+   */
   async #missing(page: readonly Listed[]): Promise<string[]> {
     const gone: string[] = [];
     await Promise.all(
       page.map(async ({ summary }) => {
         if (this.#open.has(summary.id)) return;
-        const path = this.#paths.log(summary.id, summary.archived);
-        if (await this.#fs.exists(path)) return;
-        if (await this.#fs.exists(this.#paths.log(summary.id, !summary.archived))) return;
-        gone.push(summary.id);
+        let path = this.#paths.log(summary.id, summary.archived);
+        if (!(await this.#fs.exists(path))) {
+          path = this.#paths.log(summary.id, !summary.archived);
+          if (!(await this.#fs.exists(path))) return void gone.push(summary.id);
+        }
+        if (this.#headed.has(summary.id)) return;
+        if (await this.#discardHeaderless(summary.id, path)) return void gone.push(summary.id);
+        this.#headed.add(summary.id);
       }),
     );
     return gone;
@@ -226,9 +242,10 @@ export class FileListing {
 
   /**
    * Rebuild the listing index from the logs (active and archived): each log's header, last
-   * name and modification time. Logs that cannot be read are left out and reported.
+   * name and modification time. Logs that cannot be read are left out and reported; logs that
+   * never got their header are removed.
    */
   reindex(): Promise<void> {
-    return reindexLogs(this.#fs, this.#paths, this.#index, this.#report);
+    return reindexLogs(this.#fs, this.#paths, this.#index, this.#report, this.#discardHeaderless);
   }
 }

@@ -29,13 +29,20 @@ export async function* walkLogs(fs: FileSystem, paths: StorePaths, archived: boo
 
 /**
  * Rewrite `index` from the logs (active and archived). Logs whose header cannot be read are
- * left out and reported (`bad_line`, "not indexed").
+ * left out and reported (`bad_line`, "not indexed"), except those that never got one, which
+ * `discardHeaderless` removes (and reports) when it can.
  * @throws the file-system errors met walking or reading the logs (other than a corrupt log's).
  */
-export async function reindexLogs(fs: FileSystem, paths: StorePaths, index: ListingIndex, report: (issue: LogIssue) => void): Promise<void> {
+export async function reindexLogs(
+  fs: FileSystem,
+  paths: StorePaths,
+  index: ListingIndex,
+  report: (issue: LogIssue) => void,
+  discardHeaderless: (id: string, path: string) => Promise<boolean>,
+): Promise<void> {
   const patches: IndexPatch[] = [];
   for (const archived of [false, true]) {
-    for await (const { path } of walkLogs(fs, paths, archived)) {
+    for await (const { id, path } of walkLogs(fs, paths, archived)) {
       try {
         const [head, st] = await Promise.all([readHead(fs, path), fs.stat(path)]);
         if (head.type !== 'session_meta' || !st) continue;
@@ -54,6 +61,7 @@ export async function reindexLogs(fs: FileSystem, paths: StorePaths, index: List
         });
       } catch (err) {
         if (!(err instanceof CorruptLogError)) throw err;
+        if (await discardHeaderless(id, path)) continue;
         report({ kind: 'bad_line', location: path, line: err.line, detail: `not indexed: ${err.reason}` });
       }
     }

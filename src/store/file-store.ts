@@ -14,15 +14,16 @@
  */
 import { basename, join } from 'node:path';
 import PQueue from 'p-queue';
-import { SessionNotFoundError, StoreError } from '../errors.js';
-import { assertConversationId } from '../protocol/ids.js';
+import { SessionLockedError, SessionNotFoundError, StoreError } from '../errors.js';
+import { assertConversationId, isConversationId } from '../protocol/ids.js';
 import type { LogRecord } from '../protocol/records.js';
 import { FileListing } from './file-listing.js';
 import { nodeFileSystem, type FileSystem } from './fs.js';
 import { MessageHistory, type MessageHistoryOptions } from './history.js';
 import { LeaseManager, type LeaseOptions } from './lease.js';
 import { ListingIndex } from './listing-index.js';
-import { countLines, lastRecordIn, LOG_FILE, LogLocator, offsetOfSeq, readHead } from './log-locator.js';
+import { ownerOnly } from './home.js';
+import { countLines, headerless, lastRecordIn, LOG_FILE, LogLocator, offsetOfSeq, readHead } from './log-locator.js';
 import { readLog } from './log-reader.js';
 import { LogWriter } from './log-writer.js';
 import { OpenLogs } from './open-logs.js';
@@ -42,7 +43,11 @@ import type {
 
 /** Options of `FileStore`: its home directory, the file-system layer (injectable for fault tests), the read mode, open-file and I/O concurrency limits, where log issues go, and lease options. */
 export interface FileStoreOptions {
-  /** Root directory (created if missing, mode 0700). */
+  /**
+   * Root directory (created if missing, mode 0700). One that exists open to group or others is
+   * tightened to 0700 on first use, as its `sessions/`, `archived/` and `leases/` (refused with a
+   * `StoreError` when it belongs to another user).
+   */
   readonly home: string;
   /** File-system calls (replace to inject faults). Default `nodeFileSystem`. */
   readonly fs?: FileSystem;
@@ -86,6 +91,8 @@ export class FileStore implements Store {
   readonly #writer: LogWriter;
   readonly #listing: FileListing;
   #closed = false;
+  /** The checks made once when the store is first used (see `#opened`). */
+  #ready: Promise<void> | null = null;
 
   constructor(options: FileStoreOptions) {
     this.paths = new StorePaths(options.home);
@@ -100,7 +107,7 @@ export class FileStore implements Store {
     const report = (issue: LogIssue): void => this.#report(issue);
     this.#logs = new OpenLogs(this.#fs, options.maxOpenFiles ?? 1024, queue);
     this.#locator = new LogLocator(this.#fs, this.paths, this.#logs.byId, this.description);
-    this.#writer = new LogWriter({ fs: this.#fs, paths: this.paths, leases: this.#leases, logs: this.#logs, locator: this.#locator, queue, report });
+    this.#writer = new LogWriter({ fs: this.#fs, paths: this.paths, leases: this.#leases, logs: this.#logs, locator: this.#locator, queue, report, mode: this.#mode });
     this.#listing = new FileListing({
       fs: this.#fs,
       paths: this.paths,
@@ -109,11 +116,97 @@ export class FileStore implements Store {
       open: this.#logs.byId,
       report,
       store: this.description,
+      discardHeaderless: (id, path) => this.#discardHeaderless(id, path),
     });
+  }
+
+  // ——— opening ———
+
+  /**
+   * What the store checks once, on its first use: the home and its `sessions/`, `archived/` and
+   * `leases/` directories are made the owner's only (0755 becomes 0700; one another user owns
+   * is refused), and logs left in `sessions/.creating` by a crash while a conversation was
+   * created (their header never became durable) are removed and reported (`bad_header`).
+   * @throws {StoreError} when a directory is open to others and not this user's, or cannot be made private.
+   */
+  #opened(): Promise<void> {
+    this.#ready ??= (async () => {
+      for (const dir of this.paths.privateDirs()) await ownerOnly(this.#fs, dir);
+      await this.#sweepCreating();
+    })();
+    return this.#ready;
+  }
+
+  /** Remove the logs a crash left in `.creating` (those no live writer is creating now). */
+  async #sweepCreating(): Promise<void> {
+    const dir = this.paths.creatingDir();
+    for (const name of await this.#fs.readdir(dir)) {
+      const id = LOG_FILE.exec(name)?.[1];
+      if (id === undefined) continue;
+      await this.#removeUnfinished(id, join(dir, name), 'its creation was cut short before its header was durable');
+    }
+  }
+
+  /**
+   * A log at its place that never got its header (a crash while it was created, by a version
+   * that wrote logs in place, or a power loss before it was synced): no conversation. Removed
+   * when no live writer is creating it. Resolves with whether it is headerless (whether or not
+   * it could be removed now).
+   */
+  async #discardHeaderless(id: string, path: string): Promise<boolean> {
+    if (!(await headerless(this.#fs, path))) return false;
+    await this.#removeUnfinished(id, path, 'it has no complete header (its creation was cut short)');
+    return true;
+  }
+
+  /**
+   * Remove a log whose creation never finished, unless a writer holds its lease (creating it
+   * now: this store, or another live process); report it (`bad_header`) and drop it from the
+   * listing index. Never rejects.
+   */
+  async #removeUnfinished(id: string, path: string, why: string): Promise<void> {
+    if (this.#logs.byId.has(id) || this.#leases.held(id)) return;
+    try {
+      await this.#leases.acquire(id);
+    } catch (err) {
+      if (!(err instanceof SessionLockedError)) this.#report({ kind: 'bad_header', location: path, line: 1, detail: `${why}; not removed: ${String(err)}` });
+      return;
+    }
+    try {
+      // Checked again under the lease: a log in place that got its header meanwhile stays.
+      if (!path.startsWith(this.paths.creatingDir()) && !(await headerless(this.#fs, path))) return;
+      await this.#fs.unlink(path);
+      await this.#index.append([{ id, del: true }], false).catch(() => {});
+      this.#report({ kind: 'bad_header', location: path, conversationId: id, line: 1, detail: `${why}: removed` });
+    } catch (err) {
+      this.#report({ kind: 'bad_header', location: path, conversationId: id, line: 1, detail: `${why}; not removed: ${String(err)}` });
+    } finally {
+      await this.#leases.remove(id);
+    }
+  }
+
+  /**
+   * Where a conversation's log is, once the store is opened (see `#opened`).
+   * @throws {SessionNotFoundError} when it has no log.
+   */
+  async #locate(id: string): Promise<{ path: string; archived: boolean }> {
+    assertConversationId(id);
+    await this.#opened();
+    return this.#locator.locate(id);
+  }
+
+  /** @throws {SessionNotFoundError} when the log at `path` has no header (and removes it when it can). */
+  async #assertHeader(id: string, path: string): Promise<void> {
+    if (this.#logs.byId.has(id.toUpperCase())) {
+      if (this.#logs.byId.get(id.toUpperCase())?.target === undefined) return;
+      throw new SessionNotFoundError(id, this.description);
+    }
+    if (await this.#discardHeaderless(id.toUpperCase(), path)) throw new SessionNotFoundError(id, this.description);
   }
 
   /** Take the conversation's write lease (see `Store.acquire`). @throws {SessionLockedError} when another live process holds it. */
   async acquire(id: string): Promise<void> {
+    await this.#opened();
     await this.#leases.acquire(id);
   }
 
@@ -144,6 +237,8 @@ export class FileStore implements Store {
    */
   async commit(entries: readonly CommitEntry[], options: CommitOptions): Promise<CommitOutcome[]> {
     if (this.#closed) throw new StoreError(`${this.description} is closed`);
+    // Entries with a malformed id touch no path (each fails on its own), so they open nothing either.
+    if (entries.some((e) => isConversationId(String(e.conversationId).toUpperCase()))) await this.#opened();
     await this.#listing.indexCreations(entries, options);
     const outcomes = await this.#writer.commit(entries, options);
     await Promise.all([this.#listing.indexUpdates(entries, outcomes), this.#remember(entries, outcomes, options)]);
@@ -178,37 +273,52 @@ export class FileStore implements Store {
    * @throws {CorruptLogError} in strict mode, at the first bad line.
    */
   async *read(id: string, options: ReadOptions = {}): AsyncIterable<LogRecord> {
-    const { path } = await this.#locator.locate(id);
+    const { path } = await this.#locate(id);
     const onIssue = (issue: LogIssue): void => {
       options.onIssue?.(issue);
       this.#report(issue);
     };
     const from = options.fromSeq !== undefined ? await offsetOfSeq(this.#fs, path, options.fromSeq) : null;
-    yield* readLog(this.#fs, path, {
+    let any = false;
+    for await (const record of readLog(this.#fs, path, {
       mode: options.mode ?? this.#mode,
       onIssue,
       expectId: assertConversationId(id),
       ...(options.upToSeq !== undefined ? { upToSeq: options.upToSeq } : {}),
       ...(from ? { startOffset: from.offset, firstSeq: from.seq, linesBefore: () => countLines(this.#fs, path, from.offset) } : {}),
-    });
+    })) {
+      any = true;
+      yield record;
+    }
+    // Nothing read: a log that never got its header is no conversation.
+    if (!any && !from) await this.#assertHeader(id, path);
   }
 
-  /** A conversation's first record (`session_meta`). @throws {SessionNotFoundError} @throws {CorruptLogError} when its header is not valid. */
+  /** A conversation's first record (`session_meta`). @throws {SessionNotFoundError} (also for a log that never got its header) @throws {CorruptLogError} when its header is not valid. */
   async head(id: string): Promise<LogRecord> {
-    const { path } = await this.#locator.locate(id);
-    return readHead(this.#fs, path);
+    const { path } = await this.#locate(id);
+    try {
+      return await readHead(this.#fs, path);
+    } catch (err) {
+      await this.#assertHeader(id, path);
+      throw err;
+    }
   }
 
   /** The last record of `type` (at or before `upToSeq`), read backwards from the end; `null` if none. @throws {SessionNotFoundError} */
   async lastRecordOf(id: string, type: LogRecord['type'], options: { readonly upToSeq?: number } = {}): Promise<LogRecord | null> {
-    const { path } = await this.#locator.locate(id);
+    const { path } = await this.#locate(id);
     return lastRecordIn(this.#fs, path, type, options.upToSeq ?? Infinity);
   }
 
-  /** Whether the conversation has a log (active or archived). @throws {InvalidOpError} when `id` is not a conversation id. */
+  /**
+   * Whether the conversation has a log (active or archived) with its header (a log that never
+   * got one is no conversation). @throws {InvalidOpError} when `id` is not a conversation id.
+   */
   async exists(id: string): Promise<boolean> {
     try {
-      await this.#locator.locate(id);
+      const { path } = await this.#locate(id);
+      await this.#assertHeader(id, path);
       return true;
     } catch (err) {
       if (err instanceof SessionNotFoundError) return false;
@@ -216,8 +326,10 @@ export class FileStore implements Store {
     }
   }
 
-  /** The conversation as `list` shows it (from the index; from its log when the index lacks it). @throws {SessionNotFoundError} */
-  summary(id: string): Promise<ConversationSummary> {
+  /** The conversation as `list` shows it (from the index; from its log when the index lacks it). @throws {SessionNotFoundError} (also for a log that never got its header) */
+  async summary(id: string): Promise<ConversationSummary> {
+    const { path } = await this.#locate(id);
+    await this.#assertHeader(id, path);
     return this.#listing.summary(id);
   }
 
@@ -227,22 +339,26 @@ export class FileStore implements Store {
    * index as they are met.
    * @throws {InvalidOpError} for a bad limit or cursor.
    */
-  list(query: ListQuery = {}): Promise<ListPage> {
+  async list(query: ListQuery = {}): Promise<ListPage> {
+    await this.#opened();
     return this.#listing.list(query);
   }
 
   /**
    * Rebuild the listing index from the logs (active and archived): each log's header, last
-   * name and modification time. Logs that cannot be read are left out and reported.
+   * name and modification time. Logs that cannot be read are left out and reported; logs that
+   * never got their header are removed (see `#discardHeaderless`) and reported.
    */
-  reindex(): Promise<void> {
+  async reindex(): Promise<void> {
+    await this.#opened();
     return this.#listing.reindex();
   }
 
   // ——— lifecycle of logs ———
 
   async #move(id: string, toArchived: boolean): Promise<void> {
-    const { path, archived } = await this.#locator.locate(id);
+    const { path, archived } = await this.#locate(id);
+    await this.#assertHeader(id, path);
     if (archived === toArchived) return;
     const dir = this.paths.dayDir(id, toArchived);
     const made = await this.#fs.mkdirp(dir, DIR_MODE);
@@ -268,7 +384,7 @@ export class FileStore implements Store {
 
   /** Remove a conversation's log, its `.torn` side file and its lease for good; its directory is fsynced. @throws {SessionNotFoundError} */
   async delete(id: string): Promise<void> {
-    const { path } = await this.#locator.locate(id);
+    const { path } = await this.#locate(id);
     await this.#logs.discard(id);
     await this.#fs.unlink(path);
     if (await this.#fs.exists(`${path}.torn`)) await this.#fs.unlink(`${path}.torn`);

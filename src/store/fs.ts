@@ -36,6 +36,8 @@ export interface FileSystem {
   fstatMode(fd: number): Promise<number>;
   /** Set an open file's permission bits. */
   fchmod(fd: number, mode: number): Promise<void>;
+  /** The user id owning an open file (`st_uid`). */
+  fstatOwner(fd: number): Promise<number>;
   /** fsync a directory, so entries created or renamed in it survive a crash. */
   syncDir(path: string): Promise<void>;
   /** `mkdir -p` with `mode`; resolves with the directories it created, outermost first. */
@@ -100,6 +102,7 @@ export const nodeFileSystem: FileSystem = {
     new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res(st.size)))),
   fstatMode: (fd) => new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res(st.mode)))),
   fchmod: (fd, mode) => new Promise((res, rej) => fs.fchmod(fd, mode, done(res, rej))),
+  fstatOwner: (fd) => new Promise((res, rej) => fs.fstat(fd, (err, st) => (err ? rej(err) : res(st.uid)))),
   syncDir: (path) =>
     new Promise((res, rej) =>
       fs.open(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, (err, fd) => {
@@ -186,6 +189,8 @@ export const APPEND_OR_CREATE_FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEN
 export const REPLACE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC;
 /** Flags for reading. */
 export const READ_FLAGS = fs.constants.O_RDONLY;
+/** Flags for opening a directory itself (to check and set its mode); fails on anything else. */
+export const DIRECTORY_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY;
 
 /** The errno code of an error (`ENOENT`…), if it has one. */
 export function errnoOf(err: unknown): string | undefined {

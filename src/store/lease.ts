@@ -21,7 +21,7 @@ import { LeaseLostError, SessionLockedError, type LeaseHolder } from '../errors.
 export { LeaseLostError } from '../errors.js';
 import { assertConversationId } from '../protocol/ids.js';
 import { EXCLUSIVE_FLAGS, type FileSystem } from './fs.js';
-import { DIR_MODE, FILE_MODE } from './paths.js';
+import { DIR_MODE, FILE_MODE, LEASES_DIR } from './paths.js';
 
 /** What a lease file holds. `token` is the fencing token; `released` once its holder let go. */
 export interface LeaseRecord extends LeaseHolder {
@@ -70,6 +70,8 @@ export class LeaseManager {
   readonly #retries: number;
   readonly #host = hostname();
   readonly #held = new Map<string, Lease>();
+  /** Leases this process lost to another writer (and who took them, when known), until it takes them again with `acquire`. */
+  readonly #lost = new Map<string, LeaseHolder | null>();
   /** Releases under way (awaited by `releaseAll`, so a process never exits in the middle of one). */
   readonly #releasing = new Set<Promise<void>>();
   #heartbeat: NodeJS.Timeout | null = null;
@@ -78,7 +80,7 @@ export class LeaseManager {
   readonly #fileOpsWaiting: (() => void)[] = [];
 
   constructor(home: string, fs: FileSystem, options: LeaseOptions = {}) {
-    this.#dir = join(home, 'leases');
+    this.#dir = join(home, LEASES_DIR);
     this.#fs = fs;
     this.#staleMs = options.staleMs ?? 30_000;
     this.#retries = options.lockRetries ?? 40;
@@ -92,6 +94,15 @@ export class LeaseManager {
   /** The lease this process holds for `id`, if any. */
   held(id: string): Lease | undefined {
     return this.#held.get(id);
+  }
+
+  /**
+   * Whether this process lost `id`'s lease to another writer (see `verify`) and has not taken it
+   * again: its appends must keep failing with `LeaseLostError`, never take the lease back unasked.
+   * @throws {LeaseLostError} when it did.
+   */
+  assertNotLost(id: string): void {
+    if (this.#lost.has(id)) throw new LeaseLostError(id, this.#lost.get(id) ?? null);
   }
 
   async #read(path: string): Promise<LeaseRecord | null> {
@@ -145,6 +156,7 @@ export class LeaseManager {
     const fresh = await this.#bounded(() => this.#create(id, path));
     if (fresh) {
       this.#held.set(id, fresh);
+      this.#lost.delete(id);
       heldHere.set(path, this);
       this.#startHeartbeat();
       return fresh;
@@ -161,6 +173,7 @@ export class LeaseManager {
       return { id, token: record.token, path, ino: st };
     });
     this.#held.set(id, lease);
+    this.#lost.delete(id);
     heldHere.set(path, this);
     this.#startHeartbeat();
     return lease;
@@ -196,7 +209,8 @@ export class LeaseManager {
   }
 
   /**
-   * Check, just before an append, that this process still holds the lease.
+   * Check, just before an append, that this process still holds the lease. A lease found lost
+   * stays lost for appends (see `assertNotLost`) until `acquire` takes it again.
    * @throws {LeaseLostError} when another writer took it over.
    */
   async verify(id: string): Promise<void> {
@@ -211,7 +225,9 @@ export class LeaseManager {
     }
     this.#held.delete(id);
     if (heldHere.get(lease.path) === this) heldHere.delete(lease.path);
-    throw new LeaseLostError(id, current);
+    const holder = current ? { pid: current.pid, host: current.host, since: current.since } : null;
+    this.#lost.set(id, holder);
+    throw new LeaseLostError(id, holder);
   }
 
   /** Give the lease up (keeping its token, so the next holder's is higher). */
@@ -241,6 +257,7 @@ export class LeaseManager {
     const lease = this.#held.get(id);
     if (lease && heldHere.get(lease.path) === this) heldHere.delete(lease.path);
     this.#held.delete(id);
+    this.#lost.delete(id);
     await this.#fs.unlink(this.path(id)).catch(() => {});
   }
 

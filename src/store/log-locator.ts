@@ -14,7 +14,7 @@ import { peekRecord, scanBackward } from './reverse.js';
 import { latestName } from './summary.js';
 
 /** A log's file name, `<id>.jsonl`; the id is group 1. */
-export const LOG_FILE = /^([0-9A-HJKMNP-TV-Z]{26})\.jsonl$/;
+export const LOG_FILE = /^([0-7][0-9A-HJKMNP-TV-Z]{25})\.jsonl$/;
 /** Bytes read first for a log's header (grown ×4 while its first line is longer). */
 const HEAD_BYTES = 4 * 1024;
 
@@ -91,6 +91,32 @@ export async function readHead(fs: FileSystem, path: string): Promise<LogRecord>
         throw new CorruptLogError(path, 1, 'its header names another conversation than its file');
       }
       return parsed.record;
+    }
+  } finally {
+    await fs.close(fd).catch(() => {});
+  }
+}
+
+/**
+ * Whether the log at `path` never got its header: it is empty, or holds no complete line (its
+ * first write was cut short). Such a log is no conversation: a crash while it was created.
+ * `false` when it does not exist.
+ */
+export async function headerless(fs: FileSystem, path: string): Promise<boolean> {
+  let fd: number;
+  try {
+    fd = await fs.open(path, READ_FLAGS);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(HEAD_BYTES);
+    for (let position = 0; ; ) {
+      const n = await fs.read(fd, buffer, 0, buffer.length, position);
+      if (n === 0) return true;
+      if (buffer.subarray(0, n).includes(0x0a)) return false;
+      position += n;
     }
   } finally {
     await fs.close(fd).catch(() => {});

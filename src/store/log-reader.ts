@@ -10,6 +10,12 @@
  * - Any other bad line fails the read with a `CorruptLogError` naming file and line
  *   (`strict`), or is skipped and reported (`lenient`).
  * - `seq` must start at the log's base and increase by one; gaps and duplicates are bad lines.
+ *   In lenient mode a duplicate is skipped; a record that skips ahead is kept when it looks
+ *   like a hole (the lines skipped since the last record kept could have held the records
+ *   missing, or the next record continues from it), and is otherwise skipped as out of place
+ *   (the log goes on from the `seq` expected before it, or ends there): one stray record can
+ *   neither hide the records after it nor move where appends continue (the writer's tail
+ *   check follows the same reading, see `log-tail.ts`).
  */
 import type * as z from 'zod/mini';
 import { CorruptLogError, formatPath } from '../errors.js';
@@ -105,11 +111,7 @@ export class RecordChecks {
    * fails on them; `first` when it is the log's first record. Advances past it unless it is skipped.
    */
   check(record: LogRecord, first: boolean): RecordProblem[] {
-    const problems: RecordProblem[] = [];
-    if (first && record.type === 'session_meta' && this.#expectId !== undefined && record.payload.id !== this.#expectId) {
-      problems.push({ kind: 'bad_header', reason: 'its header names another conversation than its file', skip: false });
-    }
-    if (first && record.type !== 'session_meta') problems.push({ kind: 'bad_line', reason: 'the first record is not session_meta', skip: false });
+    const problems = first ? this.header(record) : [];
     const expected = this.#expected ?? record.seq;
     if (record.seq !== expected) {
       const duplicate = record.seq < expected;
@@ -118,6 +120,16 @@ export class RecordChecks {
       if (duplicate) return problems;
     }
     this.#expected = record.seq + 1;
+    return problems;
+  }
+
+  /** The problems of a log's first record: it must be a `session_meta` naming the log's conversation. */
+  header(record: LogRecord): RecordProblem[] {
+    const problems: RecordProblem[] = [];
+    if (record.type === 'session_meta' && this.#expectId !== undefined && record.payload.id !== this.#expectId) {
+      problems.push({ kind: 'bad_header', reason: 'its header names another conversation than its file', skip: false });
+    }
+    if (record.type !== 'session_meta') problems.push({ kind: 'bad_line', reason: 'the first record is not session_meta', skip: false });
     return problems;
   }
 
@@ -139,6 +151,11 @@ export interface LogReadOptions extends ReadOptions {
   readonly expectId?: string;
 }
 
+/** Why a record that skipped ahead is skipped: nothing continued from it. */
+function outOfPlace(seq: number, expected: number): string {
+  return `seq ${seq} skips ahead (expected ${expected}) and no record continues from it: skipped`;
+}
+
 /**
  * Stream the records of the log at `path`.
  * @throws {CorruptLogError} in strict mode, at the first bad line (not for a torn last line).
@@ -156,9 +173,13 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
     const startOffset = options.startOffset ?? 0;
     let position = startOffset; // file offset of the next read
     let lineNo = 0; // lines read so far (relative to `startOffset`)
-    const checks = new RecordChecks(options.expectId, options.firstSeq);
+    let expected = options.firstSeq;
     let eof = false;
     let first = startOffset === 0;
+    /** A record that skipped ahead of `expected` (lenient mode), held until the next record tells whether it is kept. */
+    let ahead: { record: LogRecord; line: number } | null = null;
+    /** Lines skipped (not records, or duplicates) since the last record kept: records a hole after them may have lost. */
+    let lost = 0;
     // An absolute 1-based line number, for messages.
     const absolute = async (relative: number): Promise<number> =>
       startOffset === 0 ? relative : relative + (options.linesBefore ? await options.linesBefore() : 0);
@@ -167,6 +188,8 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       const nl = buffer.indexOf(NEWLINE, start);
       if (nl === -1 || nl >= end) {
         if (eof) {
+          // A record that skipped ahead and is last: nothing continues from it, so it is out of place.
+          if (ahead !== null && expected !== undefined) report({ kind: 'seq_gap', line: ahead.line, detail: outOfPlace(ahead.record.seq, expected) });
           if (end > start) {
             report({ kind: 'torn_tail', line: await absolute(lineNo + 1), detail: `${end - start} bytes after the last newline` });
           }
@@ -203,18 +226,53 @@ export async function* readLog(fs: FileSystem, path: string, options: LogReadOpt
       if ('reason' in parsed) {
         if (strict) throw new CorruptLogError(path, await absolute(lineNo), parsed.reason);
         report({ kind: 'bad_line', line: await absolute(lineNo), detail: parsed.reason });
+        lost++;
         continue;
       }
       const record = parsed.record;
-      const problems = checks.check(record, lineNo === 1 && startOffset === 0);
-      if (problems.length > 0) {
-        const line = await absolute(lineNo);
-        for (const problem of problems) {
-          if (strict) throw new CorruptLogError(path, line, problem.reason);
-          report({ kind: problem.kind, line, detail: problem.reason });
+      if (lineNo === 1 && startOffset === 0) {
+        for (const problem of new RecordChecks(options.expectId, undefined).header(record)) {
+          if (strict) throw new CorruptLogError(path, 1, problem.reason);
+          report({ kind: problem.kind, line: 1, detail: problem.reason });
         }
-        if (problems.some((p) => p.skip)) continue;
       }
+      if (expected === undefined) expected = record.seq;
+      if (ahead !== null) {
+        // The record after one that skipped ahead decides it: kept if this one continues from it.
+        const held = ahead;
+        ahead = null;
+        if (record.seq === held.record.seq + 1) {
+          report({ kind: 'seq_gap', line: held.line, detail: `seq ${held.record.seq} skips ahead (expected ${expected})` });
+          expected = held.record.seq + 1;
+          lost = 0;
+          if (held.record.seq > upTo) return;
+          yield held.record;
+          if (held.record.seq === upTo) return;
+        } else {
+          report({ kind: 'seq_gap', line: held.line, detail: outOfPlace(held.record.seq, expected) });
+        }
+      }
+      if (record.seq !== expected) {
+        const duplicate = record.seq < expected;
+        const reason = duplicate
+          ? `seq ${record.seq} repeats (expected ${expected})`
+          : `seq ${record.seq} skips ahead (expected ${expected})`;
+        if (strict) throw new CorruptLogError(path, await absolute(lineNo), reason);
+        if (duplicate) {
+          report({ kind: 'seq_duplicate', line: await absolute(lineNo), detail: reason });
+          lost++;
+          continue;
+        }
+        if (record.seq - expected > lost) {
+          // More records missing than lines skipped since the last one kept: wait for the next record.
+          ahead = { record, line: await absolute(lineNo) };
+          continue;
+        }
+        // The lines skipped since the last record kept held the missing records: a hole.
+        report({ kind: 'seq_gap', line: await absolute(lineNo), detail: reason });
+      }
+      lost = 0;
+      expected = record.seq + 1;
       if (record.seq > upTo) return;
       yield record;
       // Stop right after it: what follows (even a bad or torn line) is not this read's concern.

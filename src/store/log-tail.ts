@@ -2,30 +2,57 @@
  * The tail check before appending to an existing log: the last record's `seq`, and the repair
  * of a torn last line (a crash mid-write), whose bytes are moved to the `<log>.torn` side
  * file (appended, fdatasynced) and cut off the log, which is fdatasynced, before any append.
+ *
+ * Appends continue from the last record in sequence, as a lenient read finds it (see
+ * `readLog`): when the last line's `seq` is not the one before the first record to append
+ * (a stray record at the end, or a last line that is not a record in lenient mode), the log
+ * is read through once to find it, so a record out of place never wedges the writer.
  */
 import { CorruptLogError } from '../errors.js';
 import { SIDE_FILE_FLAGS, type FileSystem } from './fs.js';
 import { bomLength, countLines } from './log-locator.js';
-import { parseLine } from './log-reader.js';
+import { parseLine, readLog } from './log-reader.js';
 import { FILE_MODE } from './paths.js';
-import type { LogIssue } from './store.js';
+import type { LogIssue, ReadMode } from './store.js';
 
 /** Bytes of the end of a log read first (grown ×4 while its last line is longer). */
 const TAIL_BYTES = 64 * 1024;
 
+/** What the writer expects of a log's tail. */
+export interface TailExpectation {
+  /** The `seq` of the first record about to be appended: a last line right before it needs no further look. */
+  readonly nextSeq?: number;
+  /** The store's read mode: in `strict`, a last complete line that is not a record fails the check. Default `strict`. */
+  readonly mode?: ReadMode;
+}
+
 /**
- * Before appending to the log at `path` (open as `fd`, with read access): find the last
- * record's `seq`, and if the log ends in a torn line, move those bytes to the `.torn` side
- * file, cut them off and report it (`torn_tail`). Resolves with the log's size (bytes) after
- * any cut and the `seq` the next record must have.
- * @throws {CorruptLogError} when the last complete line is not a record, or nothing is left
- *   but a torn line.
+ * The `seq` after the last record in sequence of the log at `path`, read through in lenient
+ * mode (without reporting: the reads of the log report what they find).
+ * @throws {CorruptLogError} when the log holds no record.
+ */
+async function nextSeqInSequence(fs: FileSystem, path: string): Promise<number> {
+  let last: number | null = null;
+  for await (const record of readLog(fs, path, { mode: 'lenient' })) last = record.seq;
+  if (last === null) throw new CorruptLogError(path, 1, 'the log holds no valid record');
+  return last + 1;
+}
+
+/**
+ * Before appending to the log at `path` (open as `fd`, with read access): find the `seq` the
+ * next record must have, and if the log ends in a torn line, move those bytes to the `.torn`
+ * side file, cut them off and report it (`torn_tail`). The last line's `seq` + 1 when it is
+ * `expect.nextSeq`; otherwise the one after the last record in sequence (a lenient read's).
+ * Resolves with the log's size (bytes) after any cut and that `seq`.
+ * @throws {CorruptLogError} when nothing is left but a torn line, or (strict mode) when the last
+ *   complete line is not a record.
  */
 export async function checkTail(
   fs: FileSystem,
   fd: number,
   path: string,
   report: (issue: LogIssue) => void,
+  expect: TailExpectation = {},
 ): Promise<{ size: number; nextSeq: number }> {
   let size = await fs.fstatSize(fd);
   let window = Math.min(size, TAIL_BYTES);
@@ -69,9 +96,13 @@ export async function checkTail(
     const lineStart = prevNl === -1 ? bomLength(tail) : prevNl + 1;
     const parsed = parseLine(tail.subarray(lineStart, lastNl));
     if ('reason' in parsed) {
+      if ((expect.mode ?? 'strict') === 'lenient') return { size, nextSeq: await nextSeqInSequence(fs, path) };
       const line = await countLines(fs, path, size);
       throw new CorruptLogError(path, line, parsed.reason);
     }
-    return { size, nextSeq: parsed.record.seq + 1 };
+    const nextSeq = parsed.record.seq + 1;
+    if (expect.nextSeq === undefined || expect.nextSeq === nextSeq) return { size, nextSeq };
+    // The last line is not where the writer expects to continue: find the last record in sequence.
+    return { size, nextSeq: await nextSeqInSequence(fs, path) };
   }
 }

@@ -3,7 +3,9 @@
  * `write` and, for durability `sync`, one `fdatasync`, and every directory that gained a file
  * fsynced once, before anything is acknowledged. I/O runs with bounded concurrency (the
  * store's `p-queue`). A failed append is cut back to the log's previous size, so a log never
- * keeps half a commit; a log the commit created and could not make durable is removed.
+ * keeps half a commit; a log the commit created and could not make durable is removed. A new
+ * log is written in `sessions/.creating` and renamed into its day's directory once its header
+ * is written (and fdatasynced for `sync`), so a crash never leaves a log without a header there.
  *
  * fsyncs run on libuv's thread pool (4 threads unless `UV_THREADPOOL_SIZE` is set before
  * the first I/O); with many conversations, a larger pool lets more fsyncs overlap.
@@ -19,7 +21,7 @@ import type { LogLocator } from './log-locator.js';
 import { checkTail } from './log-tail.js';
 import type { OpenLog, OpenLogs } from './open-logs.js';
 import { DIR_MODE, type StorePaths } from './paths.js';
-import type { CommitEntry, CommitOptions, CommitOutcome, LogIssue } from './store.js';
+import type { CommitEntry, CommitOptions, CommitOutcome, LogIssue, ReadMode } from './store.js';
 
 /** What a `LogWriter` works with: the store's file system, layout, leases, open logs and I/O queue. */
 export interface LogWriterOptions {
@@ -31,6 +33,8 @@ export interface LogWriterOptions {
   readonly queue: PQueue;
   /** Where torn tails repaired before an append are reported. */
   readonly report: (issue: LogIssue) => void;
+  /** The store's read mode, which the tail check follows (see `checkTail`). Default `strict`. */
+  readonly mode?: ReadMode;
 }
 
 /**
@@ -53,8 +57,10 @@ export class LogWriter {
   readonly #locator: LogLocator;
   readonly #queue: PQueue;
   readonly #report: (issue: LogIssue) => void;
+  readonly #mode: ReadMode;
 
   constructor(options: LogWriterOptions) {
+    this.#mode = options.mode ?? 'strict';
     this.#fs = options.fs;
     this.#paths = options.paths;
     this.#leases = options.leases;
@@ -121,8 +127,12 @@ export class LogWriter {
     try {
       // Fencing: only the lease holder appends, and it checks it still is before every append.
       if (this.#leases.held(id)) await this.#leases.verify(id);
-      else await this.#leases.acquire(id);
-      writer = this.#logs.byId.get(id) ?? (await this.#open(id, first, dirs, onCreate));
+      else {
+        // A writer that lost the lease does not take it back by appending: it is told, every time.
+        this.#leases.assertNotLost(id);
+        await this.#leases.acquire(id);
+      }
+      writer = this.#logs.byId.get(id) ?? (await this.#open(id, first));
       path = writer.path;
       writer.busy++;
       this.#logs.touch(writer);
@@ -153,6 +163,7 @@ export class LogWriter {
         throw err;
       }
       writer.size += data.length;
+      if (writer.target !== undefined) await this.#place(writer, dirs, onCreate);
       writer.nextSeq = last.seq + 1;
       writer.busy--;
       this.#logs.evict();
@@ -161,43 +172,66 @@ export class LogWriter {
       if (writer) {
         writer.busy--;
         // A log this commit created holds nothing acknowledged: remove it, so a retry can create it again.
-        await this.#logs.discard(id, writer.size === 0);
+        await this.#logs.discard(id, writer.size === 0 || writer.target !== undefined);
       }
-      const where = path || (isConversationId(id) ? this.#paths.log(id, false) : id);
+      // A log being created is named where it goes.
+      const where = writer?.target ?? (path || (isConversationId(id) ? this.#paths.log(id, false) : id));
       return { conversationId: id, ok: false, firstSeq: first.seq, error: failureOf(err, where) };
     }
   }
 
   /**
-   * Open a conversation's log for appending: a `session_meta` first record creates it (and its
-   * day's directory when missing, noted in `dirs` for the fsync); otherwise the existing log is
-   * found and its tail checked (see `checkTail`).
+   * Move a new log, its header written (and fdatasynced for durability `sync`), from `.creating`
+   * to its day's directory (made when missing, the directories made noted in `dirs` for the
+   * fsync, as the day's directory itself). Until then no listing or read finds a log there.
    */
-  async #open(id: string, first: LogRecord, dirs: Set<string>, onCreate: (dir: string) => void): Promise<OpenLog> {
+  async #place(writer: OpenLog, dirs: Set<string>, onCreate: (dir: string) => void): Promise<void> {
+    const target = writer.target as string;
+    const dir = join(target, '..');
+    try {
+      await this.#fs.rename(writer.path, target);
+    } catch (err) {
+      // The day's directory is made when missing (not once per conversation).
+      if ((err as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw err;
+      const made = await this.#fs.mkdirp(dir, DIR_MODE);
+      for (const d of made) dirs.add(join(d, '..'));
+      await this.#fs.rename(writer.path, target);
+    }
+    writer.path = target;
+    delete writer.target;
+    dirs.add(dir);
+    onCreate(dir);
+  }
+
+  /**
+   * Open a conversation's log for appending: a `session_meta` first record creates it in the
+   * `.creating` directory (see `CREATING_DIR`; `#place` moves it into its day's directory once
+   * its header is written); otherwise the existing log is found and its tail checked (see
+   * `checkTail`).
+   */
+  async #open(id: string, first: LogRecord): Promise<OpenLog> {
     assertConversationId(id);
     if (first.type === 'session_meta') {
-      const dir = this.#paths.dayDir(id, false);
-      const path = this.#paths.log(id, false);
+      const target = this.#paths.log(id, false);
+      // As an exclusive create would: a log that exists is never replaced (the lease makes this check enough).
+      if (await this.#fs.exists(target)) throw Object.assign(new Error(`EEXIST: the log already exists: ${target}`), { code: 'EEXIST' });
+      const path = this.#paths.creating(id);
       let fd: number;
       try {
         fd = await this.#logs.openFd(path, CREATE_FLAGS);
       } catch (err) {
-        // The day's directory is made when missing (not once per conversation).
         if ((err as NodeJS.ErrnoException | null)?.code !== 'ENOENT') throw err;
-        const made = await this.#fs.mkdirp(dir, DIR_MODE);
-        for (const d of made) dirs.add(join(d, '..'));
+        await this.#fs.mkdirp(this.#paths.creatingDir(), DIR_MODE);
         fd = await this.#logs.openFd(path, CREATE_FLAGS);
       }
-      dirs.add(dir);
-      onCreate(dir);
-      const writer: OpenLog = { id, fd, path, archived: false, size: 0, nextSeq: first.seq, busy: 0, dirty: false, failure: null };
+      const writer: OpenLog = { id, fd, path, archived: false, size: 0, nextSeq: first.seq, busy: 0, dirty: false, failure: null, target };
       this.#logs.add(writer);
       return writer;
     }
     const { path, archived } = await this.#locator.locate(id);
     const fd = await this.#logs.openFd(path, APPEND_FLAGS);
     try {
-      const { size, nextSeq } = await checkTail(this.#fs, fd, path, this.#report);
+      const { size, nextSeq } = await checkTail(this.#fs, fd, path, this.#report, { nextSeq: first.seq, mode: this.#mode });
       const writer: OpenLog = { id, fd, path, archived, size, nextSeq, busy: 0, dirty: false, failure: null };
       this.#logs.add(writer);
       return writer;

@@ -26,6 +26,11 @@ export interface OpenLog {
   dirty: boolean;
   /** A background fsync failed: reported by the next commit. */
   failure: Error | null;
+  /**
+   * Where a log being created goes once its header is written: until then `path` is in the
+   * `.creating` directory (see `CREATING_DIR`).
+   */
+  target?: string;
 }
 
 /** The open logs of a file store, by conversation id; `Map` order is recency order. */

@@ -386,6 +386,16 @@ describe('colloquy sessions show', () => {
     expect(await snapshot(home)).toEqual(before);
   }, 60_000);
 
+  it('an id whose ULID time overflows (first character 8 to Z) is refused as any bad id, exit 1, not a ULID error', async () => {
+    const home = await tempDir('colloquy-home-');
+    for (const args of [['sessions', 'show', 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ'], ['sessions', 'export', '80000000000000000000000000'], ['exec', 'resume', 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ', 'hi']]) {
+      const r = await runCli(args, { home });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain('is not a conversation id');
+      expect(r.stderr).not.toMatch(/Malformed ULID/i);
+    }
+  });
+
   it('shows an imported Codex rollout, including an interrupted turn', async () => {
     const home = await tempDir('colloquy-home-');
     const imported = await runCli(['sessions', 'import', 'codex', join(CODEX_FIXTURES, 'rollout-interrupted-turn.jsonl')], { home });

@@ -137,3 +137,72 @@ describe('log issues', () => {
     ]);
   });
 });
+
+describe('lenient mode and a record out of sequence', () => {
+  /** A conversation of five turns, then a valid record with seq 999 put into its log at `at` (a line index; -1: the end). */
+  async function injected(at: number): Promise<{ home: string; id: string; path: string; strayLine: number }> {
+    const home = await tempHome();
+    const first = runtime({ home });
+    const convo = await first.start();
+    for (const text of ['one', 'two', 'three', 'four', 'five']) await convo.run(text);
+    await first.shutdown();
+    const path = new FileStore({ home }).paths.log(convo.id, false);
+    const text = readFileSync(path, 'utf8').trimEnd().split('\n');
+    const stray = JSON.stringify({ ...(JSON.parse(text[3] as string) as LogRecord), seq: 999 });
+    const index = at < 0 ? text.length : at;
+    text.splice(index, 0, stray);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path, `${text.join('\n')}\n`);
+    return { home, id: convo.id, path, strayLine: index + 1 };
+  }
+
+  for (const [where, at] of [
+    ['in the middle', 6],
+    ['at the end', -1],
+  ] as const) {
+    it(`a stray record ${where} is reported and skipped: every turn is read, and appends go on after the last record in sequence`, async () => {
+      const { home, id, path, strayLine } = await injected(at);
+      await expect(runtime({ home }).read(id)).rejects.toMatchObject({ code: 'corrupt_log', path, line: strayLine });
+      const issues: { kind: string; line: number }[] = [];
+      const lenient = runtime({ home, readMode: 'lenient', onLogIssue: (i) => issues.push(i) });
+      expect((await lenient.read(id)).turns).toHaveLength(5);
+      expect(issues).toContainEqual(expect.objectContaining({ kind: 'seq_gap', line: strayLine }));
+      const resumed = await lenient.resume(id);
+      expect((await resumed.run('six')).finalResponse).toContain('Turn 6');
+      expect((await resumed.run('seven')).finalResponse).toContain('Turn 7');
+      await lenient.shutdown();
+      const again = runtime({ home, readMode: 'lenient' });
+      const record = await again.read(id);
+      expect(record.turns).toHaveLength(7);
+      // Strict mode still fails at the stray line, naming file and line.
+      await expect(runtime({ home }).resume(id)).rejects.toMatchObject({ code: 'corrupt_log', path, line: strayLine });
+    });
+  }
+});
+
+describe('a conversation whose lease another process took over', () => {
+  it('fails its next write with code lease_lost: the turn rejects with it and the conversation is in error with it', async () => {
+    const home = await tempHome();
+    const rt = runtime({ home });
+    const convo = await rt.start();
+    await convo.run('one');
+    const lease = `${home}/leases/${convo.id}.lease`;
+    const { renameSync, writeFileSync } = await import('node:fs');
+    writeFileSync(`${lease}.new`, JSON.stringify({ pid: 4242, host: 'elsewhere.example', since: new Date().toISOString(), token: 9 }));
+    renameSync(`${lease}.new`, lease);
+    const path = new FileStore({ home }).paths.log(convo.id, false);
+    const before = readFileSync(path);
+    const err = await convo.run('two').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe('lease_lost');
+    expect(convo.info().error).toMatchObject({ kind: 'store', code: 'lease_lost' });
+    expect(readFileSync(path)).toEqual(before);
+    // Once the other process is gone and the lease is taken again (as a resume does), retry writes.
+    const { unlinkSync } = await import('node:fs');
+    unlinkSync(lease);
+    await rt.store.acquire(convo.id);
+    const done = next(convo, 'turn.completed');
+    await convo.retry();
+    expect((await done).type).toBe('turn.completed');
+  });
+});

@@ -5,6 +5,7 @@ import {
   ConversationBusyError,
   ConversationClosedError,
   ConversationHasForksError,
+  InvalidIdError,
   InvalidOpError,
   localAgent,
   SessionLockedError,
@@ -372,6 +373,30 @@ describe('runtime: history operations', () => {
     const metadata = JSON.parse('{"__proto__": "x", "team": "a"}') as Record<string, string>;
     await expect(rt.start({ metadata })).rejects.toBeInstanceOf(InvalidOpError);
     expect((await rt.list()).items).toEqual([]);
+  });
+
+  it('refuses options that are not an object (null, an array, a string) with an InvalidOpError, and starts nothing', async () => {
+    const rt = runtime();
+    for (const options of [null, [], 'fast', 7]) {
+      const err = await rt.start(options as never).catch((e: unknown) => e);
+      expect(err, JSON.stringify(options)).toBeInstanceOf(InvalidOpError);
+      expect((err as InvalidOpError).field).toBe('(root)');
+      expect((err as InvalidOpError).message).toMatch(/start options/);
+    }
+    const forkErr = await rt.fork((await rt.start()).id, null as never).catch((e: unknown) => e);
+    expect(forkErr).toBeInstanceOf(InvalidOpError);
+    expect((await rt.list()).items).toHaveLength(1);
+  });
+
+  it('refuses ids whose ULID time overflows (first character 8 to Z) with an InvalidIdError, never a raw ULID error', async () => {
+    const rt = runtime();
+    for (const id of ['ZZZZZZZZZZZZZZZZZZZZZZZZZZ', '80000000000000000000000000', 'zzzzzzzzzzzzzzzzzzzzzzzzzz']) {
+      for (const call of [() => rt.read(id), () => rt.resume(id), () => rt.fork(id), () => rt.archive(id), () => rt.delete(id), () => rt.forks(id)]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err, id).toBeInstanceOf(InvalidIdError);
+        expect((err as InvalidIdError).code).toBe('invalid_id');
+      }
+    }
   });
 
   it('refuses to delete a conversation others were forked from, until the forks are gone', async () => {

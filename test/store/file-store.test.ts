@@ -155,6 +155,38 @@ describe('FileStore commit', () => {
       expect((await readAll(h.store, id)).map((r) => r.seq)).toEqual([0, 1, 2, 3, 4]);
     });
 
+    it('after a restart, appends go on after the last record in sequence, not after a stray record at the end', async () => {
+      for (const mode of ['strict', 'lenient'] as const) {
+        const h = harness();
+        const id = await created(h.store, 4);
+        await h.store.close();
+        fs.appendFileSync(activeLog(h, id), `${JSON.stringify(bodyRecords(999, 999)[0])}\n`);
+        const again = reopen(h, { mode });
+        await commitOk(again.store, id, bodyRecords(4, 5));
+        // Not after the stray one either, nor where the stray one would have it go on.
+        expect(failure((await again.store.commit([{ conversationId: id, records: bodyRecords(1000, 1000) }], SYNC))[0]).error.code).toBe('seq_mismatch');
+        const issues: LogIssue[] = [];
+        expect((await readAll(again.store, id, { mode: 'lenient', onIssue: (i) => issues.push(i) })).map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(issues).toMatchObject([{ kind: 'seq_gap', line: 5 }]);
+        await expect(readAll(again.store, id, { mode: 'strict' })).rejects.toMatchObject({ code: 'corrupt_log', line: 5 });
+      }
+    });
+
+    it('in lenient mode, a last line that is not a record does not stop appends (strict still refuses naming file and line)', async () => {
+      const h = harness();
+      const id = await created(h.store, 4);
+      await h.store.close();
+      fs.appendFileSync(activeLog(h, id), '{"not":"a record"}\n');
+      const strict = reopen(h);
+      const refused = failure((await strict.store.commit([{ conversationId: id, records: bodyRecords(4, 4) }], SYNC))[0]);
+      expect(refused.error.code).toBe('corrupt_log');
+      expect(refused.error.message).toContain(`${activeLog(h, id)}:5`);
+      await strict.store.close();
+      const lenient = reopen(h, { mode: 'lenient' });
+      await commitOk(lenient.store, id, bodyRecords(4, 5));
+      expect((await readAll(lenient.store, id)).map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+
     it('enforces it after a restart too (the tail check finds the next seq)', async () => {
       const h = harness();
       const id = await created(h.store, 4);

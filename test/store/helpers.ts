@@ -255,6 +255,10 @@ export class FaultyFileSystem implements FileSystem {
     return this.#call('fchmod', this.#paths.get(fd), [fd, mode], () => this.inner.fchmod(fd, mode));
   }
 
+  fstatOwner(fd: number): Promise<number> {
+    return this.#call('fstatOwner', this.#paths.get(fd), [fd], () => this.inner.fstatOwner(fd));
+  }
+
   syncDir(path: string): Promise<void> {
     return this.#call('syncDir', path, [path], () => this.inner.syncDir(path));
   }

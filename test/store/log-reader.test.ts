@@ -205,6 +205,29 @@ describe('readLog', () => {
       expect(issues.map((i) => i.kind)).toEqual(['seq_duplicate']);
     });
 
+    it('skips a stray record that skips ahead when the log goes on from the seq expected before it (lenient), and fails on it in strict mode', async () => {
+      const records = logRecords(newConversationId(), 8);
+      const stray = eventRecord(999);
+      const path = logFile(jsonl([...records.slice(0, 4), stray, ...records.slice(4)]));
+      const err = await readError(path);
+      expect(err).toMatchObject({ path, line: 5 });
+      expect(err.reason).toMatch(/seq 999/);
+      const { records: read, issues } = await readAll(path, { mode: 'lenient' });
+      expect(read).toEqual(records);
+      expect(issues.map((i) => [i.kind, i.line])).toEqual([['seq_gap', 5]]);
+      expect(issues[0]?.detail).toMatch(/seq 999 skips ahead \(expected 4\).*skipped/);
+    });
+
+    it('skips a stray record that skips ahead as the last line (lenient): nothing continues from it', async () => {
+      const records = logRecords(newConversationId(), 5);
+      const path = logFile(jsonl([...records, eventRecord(999)]));
+      const { records: read, issues } = await readAll(path, { mode: 'lenient' });
+      expect(read).toEqual(records);
+      expect(issues.map((i) => [i.kind, i.line])).toEqual([['seq_gap', 6]]);
+      // Read up to a seq before it: the same records, nothing reported past the stop.
+      expect((await readAll(path, { mode: 'lenient', upToSeq: 2 })).records).toEqual(records.slice(0, 3));
+    });
+
     it('checks the first seq against firstSeq when given', async () => {
       const records = [metaRecord(newConversationId(), { seq: 5 }), eventRecord(6), itemRecord(7)];
       const path = logFile(jsonl(records));
