@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FileStore, localAgent, StoreError, type LogRecord } from '../../src/index.js';
+import { FileStore, LeaseLostError, localAgent, StoreError, type LogRecord } from '../../src/index.js';
 import { errnoError, FaultyFileSystem } from '../store/helpers.js';
 import { next, runtime, tempHome } from './helpers.js';
 
@@ -180,8 +180,16 @@ describe('lenient mode and a record out of sequence', () => {
   }
 });
 
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('a conversation whose lease another process took over', () => {
-  it('fails its next write with code lease_lost: the turn rejects with it and the conversation is in error with it', async () => {
+  it('fails its next write with code lease_lost: the turn rejects with LeaseLostError and the conversation stops, writing nothing more', async () => {
     const home = await tempHome();
     const rt = runtime({ home });
     const convo = await rt.start();
@@ -193,16 +201,17 @@ describe('a conversation whose lease another process took over', () => {
     const path = new FileStore({ home }).paths.log(convo.id, false);
     const before = readFileSync(path);
     const err = await convo.run('two').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreError);
-    expect((err as StoreError).code).toBe('lease_lost');
-    expect(convo.info().error).toMatchObject({ kind: 'store', code: 'lease_lost' });
+    expect(err).toBeInstanceOf(LeaseLostError);
+    expect((err as LeaseLostError).code).toBe('lease_lost');
     expect(readFileSync(path)).toEqual(before);
-    // Once the other process is gone and the lease is taken again (as a resume does), retry writes.
+    // It stopped: nothing more is taken from this handle.
+    await until(() => convo.residency === 'closed');
+    await expect(convo.run('three')).rejects.toBeInstanceOf(LeaseLostError);
+    expect(readFileSync(path)).toEqual(before);
+    // Once the other process is gone, resuming takes the lease again and writes.
     const { unlinkSync } = await import('node:fs');
     unlinkSync(lease);
-    await rt.store.acquire(convo.id);
-    const done = next(convo, 'turn.completed');
-    await convo.retry();
-    expect((await done).type).toBe('turn.completed');
+    const again = await rt.resume(convo.id);
+    expect((await again.run('two again')).finalResponse).toContain('Turn 2');
   });
 });
