@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, InvalidOpError, LeaseLostError, localAgent, type Runtime } from '../../src/index.js';
 import type { ThreadEvent } from '../../src/protocol/events.js';
+import { draft } from '../../src/log/draft.js';
 import { MemoryCluster } from '../support/memory-cluster.js';
 import { expectNoEscapedErrors } from '../support/no-escapes.js';
 
@@ -190,4 +191,53 @@ describe('a cluster of runtime nodes', () => {
     await owned.run('still here');
     expect(there.residency).not.toBe('active');
   });
+
+  it('appends a client’s records through the owner, numbered by it, and refuses a stale expected seq there', async () => {
+    const cluster = new MemoryCluster(200);
+    const a = node(cluster, 'A');
+    const b = node(cluster, 'B');
+    const owned = await a.start();
+    await owned.run('one');
+    const there = await b.resume(owned.id);
+    const usage = { input_tokens: 1, cached_input_tokens: 0, output_tokens: 1, reasoning_output_tokens: 0 };
+    const turn = [
+      draft('event', { type: 'turn.started', turn_id: 'T-client', kind: 'regular' }),
+      draft('item', { turn_id: 'T-client', item: { id: 'item_90', type: 'user_message', text: 'from a client' } }),
+      draft('event', { type: 'turn.completed', turn_id: 'T-client', usage, turn_usage: usage }),
+    ];
+    const next = owned.fold?.nextSeq ?? -1;
+    const written = await there.appendRecords(turn, { expectedSeq: next });
+    expect(written.map((r) => r.seq)).toEqual([next, next + 1, next + 2]);
+    expect(owned.fold?.nextSeq).toBe(next + 3);
+    expect(there.fold?.nextSeq).toBe(next + 3);
+    await expect(there.appendRecords(turn, { expectedSeq: next })).rejects.toBeInstanceOf(InvalidOpError);
+    expect((await a.read(owned.id)).turns).toHaveLength(2);
+  });
+
+  it('deletes a conversation another node runs: it is stopped there first', async () => {
+    const cluster = new MemoryCluster(200);
+    const a = node(cluster, 'A');
+    const b = node(cluster, 'B');
+    const owned = await a.start();
+    await owned.run('one');
+    await b.delete(owned.id);
+    await until(() => owned.residency === 'closed');
+    expect(await a.store.exists(owned.id)).toBe(false);
+  });
+
+  it('lets go of a remote conversation nobody uses (passivation on the follower), and follows it again on the next use', async () => {
+    const cluster = new MemoryCluster(200);
+    const a = node(cluster, 'A');
+    const b = node(cluster, 'B', { passivateAfterMs: 40 });
+    const owned = await a.start();
+    const there = await b.resume(owned.id);
+    expect(there.residency).toBe('remote');
+    await until(() => there.residency === 'passivated');
+    expect(there.fold).toBeNull();
+    const result = await there.run('back');
+    expect(result.finalResponse).toContain('Turn 1');
+    expect(there.residency).toBe('remote');
+    expect(owned.residency).toBe('active');
+  });
 });
+
